@@ -1,0 +1,48 @@
+# The two commands a newcomer runs: `make run` and `make test` (README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# The PostgreSQL server the suite runs a second time against, when one answers.
+TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres venv system-deps demo clean
+
+# The virtual environment is rebuilt whenever setup.cfg changes.
+$(VENV)/.installed: setup.cfg
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,postgres,gunicorn]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian packages the project needs (a CJK font for labels, chromium for browser tests).
+system-deps:
+	bash .ci/system-deps
+
+run: venv system-deps
+	$(FLASK) db upgrade
+	$(FLASK) demo load --base-url http://$(HOST):$(PORT)
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: venv system-deps test-sqlite test-postgres
+
+test-sqlite: venv
+	$(PY) -m pytest
+
+# Runs the suite again on PostgreSQL when a server answers; each run creates and
+# drops a database of its own, so no other data is touched.
+test-postgres: venv
+	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(TEST_POSTGRES_URL)'.replace('+psycopg',''), connect_timeout=3).close()" 2>/dev/null; then \
+		echo "== PostgreSQL answers: running the suite against it"; \
+		TEST_POSTGRES_URL='$(TEST_POSTGRES_URL)' $(PY) -m pytest; \
+	else \
+		echo "== no PostgreSQL at $(TEST_POSTGRES_URL): PostgreSQL run skipped"; \
+	fi
+
+clean:
+	rm -rf $(VENV) instance build *.egg-info

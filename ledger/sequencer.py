@@ -1,0 +1,215 @@
+"""Serialised, batched appends to the log, and the signing of each new checkpoint.
+
+One writer integrates at a time: on SQLite the transaction starts with
+``BEGIN IMMEDIATE`` (the write lock), on PostgreSQL the head row is locked with
+``SELECT … FOR UPDATE``.  A batch is one transaction: its entries, tiles, chain
+heads, the new head and the signed checkpoint commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from ledger import merkle
+from ledger.entry import make_entry
+from ledger.errors import SequencerError
+from ledger.models import HEAD_ID, CheckpointRow, LogEntry, LogHead, ObjectHead, Tile
+from ledger.signer import LogSigner
+from ledger.store import HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, LogState
+
+__all__ = ["NewEntry", "Appended", "LogWriter", "write_transaction", "append"]
+
+_CHUNK = 500  # rows per IN (...) lookup; well under SQLite's variable limit
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to append; the sequencer fills in ``prev`` from the subject's chain."""
+
+    kind: str
+    time: str
+    actor: str
+    subject: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Appended:
+    """An entry as integrated: its index, exact bytes, leaf hash and chain link."""
+
+    index: int
+    leaf_hash: bytes
+    data: bytes
+    subject: str
+    kind: str
+    prev: bytes | None
+
+
+@dataclass
+class LogWriter:
+    """The appends of one write transaction; obtained from ``write_transaction``."""
+
+    session: Session
+    head: LogHead
+    appended: list[Appended] = field(default_factory=list)
+    _chains: dict[str, tuple[int, bytes, int, bool]] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """Return the log size including this transaction's appends so far."""
+        return self.head.size
+
+    def chain_head(self, subject: str) -> bytes | None:
+        """Return the leaf hash of the last entry about ``subject`` (None if it has none)."""
+        self._load_chains([subject])
+        found = self._chains.get(subject)
+        return found[1] if found else None
+
+    def append(self, entries: Sequence[NewEntry]) -> list[Appended]:
+        """Integrate ``entries`` in order and return them with their indexes.
+
+        :raises EntryError: when an entry is malformed (nothing of the batch is kept
+            once the transaction rolls back).
+        """
+        self._load_chains([e.subject for e in entries])
+        start = self.head.size
+        batch: list[Appended] = []
+        for offset, new in enumerate(entries):
+            known = self._chains.get(new.subject)
+            prev = known[1] if known else None
+            data = make_entry(new.kind, new.time, new.actor, new.subject, prev, dict(new.body))
+            leaf = merkle.leaf_hash(data)
+            index = start + offset
+            batch.append(Appended(index, leaf, data, new.subject, new.kind, prev))
+            count = known[2] + 1 if known else 1
+            self._chains[new.subject] = (index, leaf, count, known[3] if known else False)
+        if not batch:
+            return []
+        self._integrate(batch)
+        self.appended.extend(batch)
+        return batch
+
+    def _load_chains(self, subjects: Sequence[str]) -> None:
+        missing = sorted({s for s in subjects if s not in self._chains})
+        for i in range(0, len(missing), _CHUNK):
+            chunk = missing[i : i + _CHUNK]
+            rows = self.session.execute(
+                select(ObjectHead.subject, ObjectHead.last_idx, ObjectHead.last_leaf_hash,
+                       ObjectHead.count).where(ObjectHead.subject.in_(chunk))
+            )
+            for subject, idx, leaf, count in rows:
+                # The last flag says the row exists already (update, not insert).
+                self._chains[subject] = (idx, leaf, count, True)
+
+    def _integrate(self, batch: list[Appended]) -> None:
+        frontier, size = merkle.decode_frontier(self.head.frontier)
+        frontier, size, nodes = merkle.append(frontier, size, [a.leaf_hash for a in batch])
+        self.session.execute(
+            insert(LogEntry),
+            [{"idx": a.index, "leaf_hash": a.leaf_hash, "subject": a.subject, "kind": a.kind,
+              "data": a.data} for a in batch],
+        )
+        self._write_tiles(nodes)
+        self.head.size = size
+        self.head.frontier = merkle.encode_frontier(frontier, size)
+        self.head.root = merkle.frontier_root(frontier, size)
+
+    def _write_tiles(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        grouped: dict[tuple[int, int], list[tuple[int, bytes]]] = {}
+        for level, index, digest in nodes:
+            if level % TILE_HEIGHT == 0:
+                tile_index, offset = divmod(index, TILE_WIDTH)
+                grouped.setdefault((level // TILE_HEIGHT, tile_index), []).append((offset, digest))
+        for (tile_level, tile_index), items in grouped.items():
+            items.sort()
+            row = self.session.get(Tile, (tile_level, tile_index))
+            stored = row.hashes if row is not None else b""
+            if len(stored) != items[0][0] * HASH_SIZE:
+                raise SequencerError(
+                    f"tile {tile_level}/{tile_index} holds {len(stored) // HASH_SIZE} hashes, "
+                    f"expected {items[0][0]}: the stored tree is damaged"
+                )
+            data = stored + b"".join(d for _, d in items)
+            if row is None:
+                self.session.add(Tile(level=tile_level, idx=tile_index, hashes=data))
+            else:
+                row.hashes = data
+
+    def flush_chains(self) -> None:
+        """Write the chain heads of every subject this transaction appended to."""
+        new_rows, changed = [], []
+        for subject in {a.subject for a in self.appended}:
+            idx, leaf, count, exists = self._chains[subject]
+            row = {"subject": subject, "last_idx": idx, "last_leaf_hash": leaf, "count": count}
+            (changed if exists else new_rows).append(row)
+        if new_rows:
+            self.session.execute(insert(ObjectHead), new_rows)
+        if changed:
+            self.session.execute(update(ObjectHead), changed)
+
+
+def _lock_head(session: Session, origin: str) -> LogHead:
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise SequencerError("a log write must start its own transaction")
+        session.rollback()
+    # SQLite: BEGIN IMMEDIATE takes the database write lock before anything is read.
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    head = session.get(LogHead, HEAD_ID, with_for_update=True)
+    if head is None:
+        session.add(LogHead(id=HEAD_ID, origin=origin, size=0, root=merkle.EMPTY_ROOT,
+                            frontier=merkle.encode_frontier((), 0)))
+        session.flush()
+        head = session.get(LogHead, HEAD_ID, with_for_update=True)
+        assert head is not None
+    if head.origin != origin:
+        raise SequencerError(
+            f"this database holds the log {head.origin!r}, not {origin!r} (LEDGER_ORIGIN)"
+        )
+    return head
+
+
+@contextmanager
+def write_transaction(session: Session, signer: LogSigner) -> Iterator[LogWriter]:
+    """Open one serialised write transaction on the log, sign and commit it on exit.
+
+    Everything the block writes through ``session`` (projections, say) commits in the
+    same transaction as the entries.  On an exception everything is rolled back.
+
+    :raises SequencerError: when the log would fork or belongs to another origin.
+    """
+    writer = LogWriter(session, _lock_head(session, signer.origin))
+    before = LogState(signer.origin, writer.head.size, writer.head.root, writer.head.checkpoint)
+    try:
+        yield writer
+        if writer.appended:
+            writer.flush_chains()
+            note = signer.sign_checkpoint(session, before, writer.head.size, writer.head.root)
+            writer.head.checkpoint = note
+            session.add(CheckpointRow(size=writer.head.size, root=writer.head.root, note=note,
+                                      signed_at=datetime.now(timezone.utc)))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    if writer.appended:
+        signer.remember(writer.head.size, writer.head.root)
+
+
+def append(session: Session, signer: LogSigner, entries: Sequence[NewEntry]) -> list[Appended]:
+    """Append ``entries`` as one batch in a transaction of their own, and return them."""
+    with write_transaction(session, signer) as writer:
+        return writer.append(entries)
+
+
+def b64(data: bytes) -> str:
+    """Return standard base64 of ``data`` (the encoding of hashes in our JSON)."""
+    return base64.b64encode(data).decode("ascii")

@@ -1,0 +1,84 @@
+"""Configuration: defaults here, then environment variables, then the test mapping.
+
+Each environment variable is read once, with a type and a default (the pattern of
+warehouse's ``maybe_set``).  Nothing reads configuration at import time.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ledger.signer import secret_file
+
+__all__ = ["DEFAULTS", "load_config", "instance_secret"]
+
+DEFAULTS: dict[str, Any] = {
+    # None means: an SQLite file in the instance folder (see load_config).
+    "DATABASE_URL": None,
+    # Ledger origin line of every checkpoint (C2SP tlog-checkpoint: a scheme-less URL).
+    "LEDGER_ORIGIN": "trace.localhost/log",
+    # Public base URL of the resolver printed on labels (GS1 Digital Link host).
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    "LOG_LEVEL": "INFO",
+    "SQL_ECHO": False,
+    # Secrets: taken from the environment when set, else generated once into the instance folder.
+    "SECRET_KEY": None,
+    "MASTER_KEY": None,
+    "TRUST_PROXY_HOPS": 0,
+    "JSON_AS_ASCII": False,
+}
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+# name -> coercer; each is read from the environment variable of the same name.
+_ENV: dict[str, Callable[[str], Any]] = {
+    "DATABASE_URL": str,
+    "LEDGER_ORIGIN": str,
+    "PUBLIC_BASE_URL": lambda v: v.rstrip("/"),
+    "LOG_LEVEL": str.upper,
+    "SQL_ECHO": _bool,
+    "SECRET_KEY": str,
+    "MASTER_KEY": str,
+    "TRUST_PROXY_HOPS": int,
+}
+
+
+def load_config(
+    instance_path: str, environ: Mapping[str, str], overrides: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Return the settings: defaults, then environment variables, then ``overrides``.
+
+    :raises ValueError: when an environment variable cannot be read as its type.
+    """
+    config = dict(DEFAULTS)
+    for name, coerce in _ENV.items():
+        if name in environ:
+            try:
+                config[name] = coerce(environ[name])
+            except ValueError as exc:
+                raise ValueError(f"environment variable {name}: {exc}") from None
+    if overrides:
+        config.update(overrides)
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "trace.db")
+    if not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = instance_secret(instance_path, "secret_key")
+    if not config["MASTER_KEY"]:
+        config["MASTER_KEY"] = instance_secret(instance_path, "master_key")
+    return config
+
+
+def instance_secret(instance_path: str, name: str) -> str:
+    """Return the secret stored in the instance folder as ``name``, creating it once."""
+    value = secret_file(Path(instance_path) / name, lambda: secrets.token_urlsafe(32).encode())
+    return value.decode().strip()

@@ -1,0 +1,10 @@
+"""All models of the service, gathered so that Alembic and tests see the whole schema."""
+
+from __future__ import annotations
+
+import ledger.models  # noqa: F401  (registers the ledger tables)
+from ledger.base import Base
+
+__all__ = ["metadata"]
+
+metadata = Base.metadata
