@@ -11,13 +11,16 @@ from flask.cli import AppGroup
 from ledger import audit as ledger_audit
 from ledger import replay as ledger_replay
 from ledger.errors import AuditError
+from ledger.actor import ROLES, Actor
 from web import migrate
+from web.auth import issue_token, revoke_tokens
 from web.db import get_session
 
 __all__ = ["init_app"]
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 ledger_cli = AppGroup("ledger", help="The append-only ledger.")
+tokens_cli = AppGroup("tokens", help="API bearer tokens.")
 
 
 @db_cli.command("upgrade")
@@ -65,10 +68,33 @@ def replay_command() -> None:
     click.echo(f"replayed {count} entries into: {names}")
 
 
+@tokens_cli.command("issue")
+@click.option("--actor", "actor_id", required=True, help="Subject id the token acts for.")
+@click.option("--role", required=True, type=click.Choice(sorted(ROLES - {"system"})))
+@click.option("--label", default="", help="A note to tell tokens apart.")
+def tokens_issue(actor_id: str, role: str, label: str) -> None:
+    """Issue a bearer token and print it (it is shown once; only its hash is stored)."""
+    session = get_session()
+    token = issue_token(session, Actor(actor_id, role), label)
+    session.commit()
+    click.echo(token)
+
+
+@tokens_cli.command("revoke")
+@click.option("--actor", "actor_id", required=True)
+def tokens_revoke(actor_id: str) -> None:
+    """Revoke every live token of an actor."""
+    session = get_session()
+    count = revoke_tokens(session, actor_id)
+    session.commit()
+    click.echo(f"revoked {count} token(s)")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups on ``app``."""
     from web import demo
 
     app.cli.add_command(db_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(tokens_cli)
     app.cli.add_command(demo.demo_cli)
