@@ -53,9 +53,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.instance_path, app.config["LEDGER_ORIGIN"]
     )
 
-    from web import cli, health, ledger_views
+    from web import cli, health, ledger_views, wellknown
 
     app.register_blueprint(health.bp)
     app.register_blueprint(ledger_views.bp)
+    app.register_blueprint(wellknown.bp)
     cli.init_app(app)
     return app
