@@ -35,7 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     _ensure_project_trace()
     from web import config as web_config
-    from web import db, errors
+    from web import db, errors, i18n
 
     instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
     app = Flask(
@@ -46,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     errors.init_app(app)
+    i18n.init_app(app)
     db.init_app(app)
     from ledger.signer import LogSigner
 
@@ -53,10 +54,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.instance_path, app.config["LEDGER_ORIGIN"]
     )
 
-    from web import cli, health, ledger_views, wellknown
+    from web import api, cli, health, ledger_views, wellknown
 
     app.register_blueprint(health.bp)
     app.register_blueprint(ledger_views.bp)
     app.register_blueprint(wellknown.bp)
+    api.init_app(app)
     cli.init_app(app)
     return app

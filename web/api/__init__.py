@@ -1,0 +1,15 @@
+"""The REST API under ``/api/v1`` (JSON in, JSON or problem+json out)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+__all__ = ["init_app"]
+
+
+def init_app(app: Flask) -> None:
+    """Import the API's view modules (they register on the blueprint) and register it."""
+    from web.api import docs  # noqa: F401  (registers routes)
+    from web.api.spec import bp
+
+    app.register_blueprint(bp)
