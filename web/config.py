@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     "MASTER_KEY": None,
     "TRUST_PROXY_HOPS": 0,
+    # Header in which the reverse proxy puts the client's coarse city (no address is kept).
+    "GEO_CITY_HEADER": "X-Geo-City",
     "JSON_AS_ASCII": False,
 }
 
@@ -50,6 +52,7 @@ _ENV: dict[str, Callable[[str], Any]] = {
     "SECRET_KEY": str,
     "MASTER_KEY": str,
     "TRUST_PROXY_HOPS": int,
+    "GEO_CITY_HEADER": str,
 }
 
 
