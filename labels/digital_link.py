@@ -33,10 +33,10 @@ from labels.errors import DigitalLinkError, IdentifierError
 __all__ = [
     "CANONICAL_BASE",
     "DigitalLink",
-    "parse_digital_link",
     "gtin_link",
-    "sscc_link",
+    "parse_digital_link",
     "percent_encode",
+    "sscc_link",
 ]
 
 CANONICAL_BASE = "https://id.gs1.org"  # DL URI Syntax 1.2 §4.11: canonical GS1 Digital Link URI
@@ -49,7 +49,9 @@ _QUALIFIER_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
     "414": (("254",), ("7040",)),
 }
 # Other primary keys of the standard, recognised only to give a precise error.
-_OTHER_KEYS = frozenset({"253", "255", "401", "402", "417", "8003", "8004", "8006", "8010", "8013", "8017", "8018"})
+_OTHER_KEYS = frozenset(
+    {"253", "255", "401", "402", "417", "8003", "8004", "8006", "8010", "8013", "8017", "8018"}
+)
 
 # RFC 3986 §2: characters that may appear in a URI at all (plus '%').
 _URI_CHARS = frozenset(
@@ -62,7 +64,9 @@ _PCT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
 
 
 def percent_encode(value: str, *, query: bool = False) -> str:
-    """Return ``value`` with every non-unreserved character escaped as ``%XX`` (UTF-8, upper-case hex).
+    """Return ``value`` with every non-unreserved character escaped as ``%XX``.
+
+    ``%XX`` is upper-case hex of the character's UTF-8 bytes.
 
     In a query component a space becomes ``+`` (as gs1-syntax-engine does);
     a literal ``+`` is always escaped as ``%2B`` so it can never read as a space.
@@ -102,10 +106,16 @@ def _qualifiers_ok(key_ai: str, seq: Sequence[str]) -> bool:
 def _check_base(base: str) -> None:
     m = _BASE_RE.match(base)
     if not m:
-        raise DigitalLinkError(f"resolver base {base!r} must be http(s)://host[/stem] with no trailing '/', query or fragment")
+        raise DigitalLinkError(
+            f"resolver base {base!r} must be http(s)://host[/stem] "
+            "with no trailing '/', query or fragment"
+        )
     bad = sorted(set(m.group(2)) & _BAD_HOST_CHARS)
     if bad or not set(base) <= _URI_CHARS:
-        raise DigitalLinkError(f"resolver base {base!r}: character {(bad or sorted(set(base) - _URI_CHARS))[0]!r} not allowed")
+        raise DigitalLinkError(
+            f"resolver base {base!r}: character "
+            f"{(bad or sorted(set(base) - _URI_CHARS))[0]!r} not allowed"
+        )
 
 
 @dataclass(frozen=True)
@@ -132,12 +142,17 @@ class DigitalLink:
         """
         _check_base(self.base)
         if self.key_ai not in _QUALIFIER_PATHS:
-            raise DigitalLinkError(f"primary key ({self.key_ai}) is not supported (only 00, 01, 414)")
+            raise DigitalLinkError(
+                f"primary key ({self.key_ai}) is not supported (only 00, 01, 414)"
+            )
         seq = [ai for ai, _ in self.qualifiers]
         if not _qualifiers_ok(self.key_ai, seq):
             allowed = " or ".join("/".join(p) or "none" for p in _QUALIFIER_PATHS[self.key_ai])
             got = "/".join(seq)
-            raise DigitalLinkError(f"qualifiers {got} after ({self.key_ai}) are not allowed: use {allowed}, in this order")
+            raise DigitalLinkError(
+                f"qualifiers {got} after ({self.key_ai}) are not allowed: "
+                f"use {allowed}, in this order"
+            )
         seen = {self.key_ai, *seq}
         try:
             gs1.validate_ai(self.key_ai, self.key)
@@ -153,10 +168,15 @@ class DigitalLink:
             seen.add(ai)
             for i in range(1, len(seq) + 2):
                 if _qualifiers_ok(self.key_ai, [*seq[: i - 1], ai, *seq[i - 1 :]]):
-                    raise DigitalLinkError(f"AI ({ai}) is a key qualifier of ({self.key_ai}): put it in the path, not the query")
+                    raise DigitalLinkError(
+                        f"AI ({ai}) is a key qualifier of ({self.key_ai}): "
+                        "put it in the path, not the query"
+                    )
         for name, _ in self.params:
             if not name or name.isdigit():
-                raise DigitalLinkError(f"query parameter name {name!r} must be non-empty and not all digits")
+                raise DigitalLinkError(
+                    f"query parameter name {name!r} must be non-empty and not all digits"
+                )
 
     def qualifier(self, ai: str) -> str | None:
         """Return the value of key qualifier ``ai``, or None."""
@@ -198,11 +218,17 @@ class DigitalLink:
     def uri(self) -> str:
         """Return the full URI: base, path, attributes then other parameters."""
         query = [f"{ai}={percent_encode(v, query=True)}" for ai, v in self.attributes]
-        query += [percent_encode(n, query=True) + (f"={percent_encode(v, query=True)}" if v else "") for n, v in self.params]
+        query += [
+            percent_encode(n, query=True) + (f"={percent_encode(v, query=True)}" if v else "")
+            for n, v in self.params
+        ]
         return self.base + self.path() + ("?" + "&".join(query) if query else "")
 
     def canonical_uri(self) -> str:
-        """Return the canonical id: ``https://id.gs1.org`` + key + qualifiers, no query (URI Syntax 1.2 §4.11)."""
+        """Return the canonical id: ``https://id.gs1.org`` + key + qualifiers, no query.
+
+        GS1 Digital Link URI Syntax 1.2 §4.11.
+        """
         return CANONICAL_BASE + self.path()
 
     def ais(self) -> list[tuple[str, str]]:
@@ -231,7 +257,14 @@ def gtin_link(
     :raises LabelError: (a subclass) naming the first invalid value.
     """
     qualifiers = tuple((ai, v) for ai, v in (("10", lot), ("21", serial)) if v is not None)
-    return DigitalLink(base.rstrip("/"), "01", gs1.validate_gtin(gtin), qualifiers, tuple(attributes), tuple(params))
+    return DigitalLink(
+        base.rstrip("/"),
+        "01",
+        gs1.validate_gtin(gtin),
+        qualifiers,
+        tuple(attributes),
+        tuple(params),
+    )
 
 
 def sscc_link(base: str, sscc: str, *, attributes: Iterable[tuple[str, str]] = ()) -> DigitalLink:
@@ -245,7 +278,9 @@ def sscc_link(base: str, sscc: str, *, attributes: Iterable[tuple[str, str]] = (
 def _split_uri(uri: str) -> tuple[str, str, str]:
     for pos, c in enumerate(uri, 1):
         if c not in _URI_CHARS:
-            raise DigitalLinkError(f"URI: character {c!r} at position {pos} is not allowed in a URI")
+            raise DigitalLinkError(
+                f"URI: character {c!r} at position {pos} is not allowed in a URI"
+            )
     m = re.match(r"^(https?|HTTPS?)://([^/?#]*)", uri)
     if not m:
         raise DigitalLinkError(f"URI {uri[:40]!r}: scheme must be http:// or https:// (one case)")
@@ -320,6 +355,18 @@ def parse_digital_link(uri: str) -> DigitalLink:
             attributes.append((name, _pad_gtin(value) if name in ("01", "02") else value))
         else:
             dec_name = _unescape(name, query=True, where="query parameter name")
-            params.append((dec_name, _unescape(raw, query=True, where=f"query parameter {dec_name!r}") if eq else ""))
+            params.append(
+                (
+                    dec_name,
+                    _unescape(raw, query=True, where=f"query parameter {dec_name!r}") if eq else "",
+                )
+            )
     key_ai, key = pairs[0]
-    return DigitalLink(base + ("/" + stem if stem else ""), key_ai, key, tuple(pairs[1:]), tuple(attributes), tuple(params))
+    return DigitalLink(
+        base + ("/" + stem if stem else ""),
+        key_ai,
+        key,
+        tuple(pairs[1:]),
+        tuple(attributes),
+        tuple(params),
+    )

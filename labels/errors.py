@@ -12,22 +12,22 @@ from __future__ import annotations
 from ledger.errors import DomainError
 
 __all__ = [
-    "LabelError",
-    "IdentifierError",
-    "CheckDigitError",
-    "LengthError",
     "CharacterError",
-    "UnknownAIError",
+    "CheckDigitError",
     "DateError",
-    "ElementStringError",
     "DigitalLinkError",
-    "SignatureError",
-    "MalformedSignatureError",
-    "UnknownKeyError",
-    "KeyRevokedError",
-    "KeyNotValidError",
+    "ElementStringError",
+    "IdentifierError",
     "KeyListError",
+    "KeyNotValidError",
+    "KeyRevokedError",
+    "LabelError",
+    "LengthError",
+    "MalformedSignatureError",
+    "SignatureError",
     "SymbolError",
+    "UnknownAIError",
+    "UnknownKeyError",
 ]
 
 

@@ -27,12 +27,13 @@ class FontFallbackWarning(UserWarning):
 
 
 def find_cjk_font(path: str | None = None) -> str | None:
-    """Return ``path`` (default :data:`DEFAULT_CJK_FONT`) if the file exists, else warn and return None."""
+    """Return ``path`` (default :data:`DEFAULT_CJK_FONT`) if it exists; else warn, return None."""
     path = path or DEFAULT_CJK_FONT
     if os.path.isfile(path):
         return path
     warnings.warn(
-        f"CJK font {path!r} not found (install fonts-wqy-microhei); Chinese text falls back to a built-in font",
+        f"CJK font {path!r} not found (install fonts-wqy-microhei); "
+        "Chinese text falls back to a built-in font",
         FontFallbackWarning,
         stacklevel=2,
     )
@@ -45,7 +46,7 @@ def _truetype(path: str, size: int) -> ImageFont.FreeTypeFont:
 
 
 def pil_font(size_px: int, path: str | None = None) -> PilFont:
-    """Return a Pillow font of ``size_px`` pixels: the CJK font, or Pillow's default with a warning."""
+    """Return a Pillow font of ``size_px`` pixels: the CJK font, else Pillow's default (warns)."""
     found = find_cjk_font(path)
     if found is None:
         return ImageFont.load_default(size_px)

@@ -31,24 +31,24 @@ from labels.errors import (
 )
 
 __all__ = [
-    "GS",
     "CSET82",
     "GBT33993_FORBIDDEN",
+    "GS",
     "AIDef",
-    "lookup_ai",
-    "check_digit",
-    "validate_gtin",
-    "validate_sscc",
-    "validate_gln",
-    "validate_lot",
-    "validate_serial",
-    "validate_date",
-    "validate_ai",
     "ai_date",
+    "check_digit",
     "element_string",
     "hri",
+    "lookup_ai",
     "parse_element_string",
     "parse_hri",
+    "validate_ai",
+    "validate_date",
+    "validate_gln",
+    "validate_gtin",
+    "validate_lot",
+    "validate_serial",
+    "validate_sscc",
 ]
 
 GS = "\x1d"  # ASCII 29: FNC1 as a field separator inside a GS1 element string (GenSpecs §7.8.5)
@@ -120,7 +120,13 @@ _TABLE: dict[str, AIDef] = {
     )
 }
 # Trade measures 310n-369n (N6, n = decimal places) and prices 392n (N..15).
-for _p in [*range(310, 317), *range(320, 330), *range(330, 338), *range(340, 358), *range(360, 370)]:
+for _p in [
+    *range(310, 317),
+    *range(320, 330),
+    *range(330, 338),
+    *range(340, 358),
+    *range(360, 370),
+]:
     for _d in range(10):
         _TABLE[f"{_p}{_d}"] = _n(f"{_p}{_d}", "MEASURE", 6)
 for _d in range(10):
@@ -148,7 +154,9 @@ def check_digit(digits: str) -> str:
     return str(_ean.calc_check_digit(digits))
 
 
-def _check_chars(what: str, value: str, allowed: frozenset[str], extra_forbidden: frozenset[str] = frozenset()) -> None:
+def _check_chars(
+    what: str, value: str, allowed: frozenset[str], extra_forbidden: frozenset[str] = frozenset()
+) -> None:
     for pos, c in enumerate(value, 1):
         if c not in allowed or c in extra_forbidden:
             raise CharacterError(f"{what} {value!r}: forbidden character {c!r} at position {pos}")
@@ -161,10 +169,14 @@ def _validate_key(what: str, value: str, lengths: Sequence[int]) -> str:
     _check_chars(what, value, _DIGITS)
     if len(value) not in lengths:
         allowed = ", ".join(map(str, lengths))
-        raise LengthError(f"{what} {value!r}: bad length: must be {allowed} digits, got {len(value)}")
+        raise LengthError(
+            f"{what} {value!r}: bad length: must be {allowed} digits, got {len(value)}"
+        )
     expected = check_digit(value[:-1])
     if value[-1] != expected:
-        raise CheckDigitError(f"{what} {value!r}: bad check digit: expected {expected}, got {value[-1]}")
+        raise CheckDigitError(
+            f"{what} {value!r}: bad check digit: expected {expected}, got {value[-1]}"
+        )
     return value
 
 
@@ -284,7 +296,9 @@ def validate_ai(ai: str, value: str) -> str:
     _check_chars(what, value, _DIGITS if d.numeric else CSET82)
     if not d.min_len <= len(value) <= d.max_len:
         span = f"{d.max_len}" if d.min_len == d.max_len else f"{d.min_len} to {d.max_len}"
-        raise LengthError(f"{what} {value!r}: bad length: must be {span} characters, got {len(value)}")
+        raise LengthError(
+            f"{what} {value!r}: bad length: must be {span} characters, got {len(value)}"
+        )
     if d.check_digit:
         _validate_key(what, value, (d.max_len,))
     return value
@@ -325,7 +339,9 @@ def _read_ai(s: str, pos: int) -> AIDef:
     for n in (2, 3, 4):  # GS1 AIs are prefix-free, so the first match is the AI
         if s[pos : pos + n] in _TABLE:
             return _TABLE[s[pos : pos + n]]
-    raise ElementStringError(f"element string: unknown AI at position {pos + 1}: {s[pos:pos + 4]!r}")
+    raise ElementStringError(
+        f"element string: unknown AI at position {pos + 1}: {s[pos : pos + 4]!r}"
+    )
 
 
 def parse_element_string(s: str, fnc1: str = GS) -> list[tuple[str, str]]:
@@ -348,7 +364,9 @@ def parse_element_string(s: str, fnc1: str = GS) -> list[tuple[str, str]]:
         if d.fixed:
             end = pos + _PREDEFINED_PREFIX_LEN[d.ai[:2]] - len(d.ai)
             if end > len(s):
-                raise ElementStringError(f"element string: ({d.ai}) needs {end - pos} characters, got {len(s) - pos}")
+                raise ElementStringError(
+                    f"element string: ({d.ai}) needs {end - pos} characters, got {len(s) - pos}"
+                )
             value, pos = s[pos:end], end
             if s[pos : pos + len(fnc1)] == fnc1:  # tolerated, though not needed
                 pos += len(fnc1)

@@ -66,14 +66,14 @@ def _raw_public(key: Ed25519PublicKey) -> bytes:
 def _time(t: _dt.datetime) -> str:
     if t.tzinfo is None:
         raise LabelError(f"time must be timezone-aware, got {t.isoformat()}")
-    return t.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_time(s: Any, what: str) -> _dt.datetime:
     if not isinstance(s, str) or not _TIME_RE.match(s):
         raise KeyListError(f"{what}: {s!r} is not YYYY-MM-DDTHH:MM:SSZ")
     try:
-        return _dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.timezone.utc)
+        return _dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.UTC)
     except ValueError:
         raise KeyListError(f"{what}: {s!r} is not a valid time") from None
 
@@ -90,7 +90,9 @@ def _entry(k: LabelKey) -> dict[str, Any]:
     }
 
 
-def build_key_list(keys: Iterable[LabelKey], signer: Ed25519PrivateKey, issued_at: _dt.datetime) -> bytes:
+def build_key_list(
+    keys: Iterable[LabelKey], signer: Ed25519PrivateKey, issued_at: _dt.datetime
+) -> bytes:
     """Return the signed key list document (RFC 8785 JSON bytes), keys sorted by (kid, pub).
 
     :raises LabelError: if ``issued_at`` is naive.
@@ -117,7 +119,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _key(e: Any, i: int) -> LabelKey:
     if not isinstance(e, dict) or set(e) != _KEY_FIELDS:
-        raise KeyListError(f"key list: keys[{i}] must have exactly the members {sorted(_KEY_FIELDS)}")
+        raise KeyListError(
+            f"key list: keys[{i}] must have exactly the members {sorted(_KEY_FIELDS)}"
+        )
     if e["alg"] != "Ed25519":
         raise KeyListError(f"key list: keys[{i}]: unsupported alg {e['alg']!r}")
     try:
@@ -147,7 +151,11 @@ def verify_key_list(data: bytes, trusted_pubkey: Ed25519PublicKey | bytes) -> Ke
 
     :raises KeyListError: naming the failed step.
     """
-    pub = trusted_pubkey if isinstance(trusted_pubkey, Ed25519PublicKey) else Ed25519PublicKey.from_public_bytes(trusted_pubkey)
+    pub = (
+        trusted_pubkey
+        if isinstance(trusted_pubkey, Ed25519PublicKey)
+        else Ed25519PublicKey.from_public_bytes(trusted_pubkey)
+    )
     try:
         doc = json.loads(data, object_pairs_hook=_no_duplicates)
     except (ValueError, UnicodeDecodeError) as e:
@@ -155,7 +163,9 @@ def verify_key_list(data: bytes, trusted_pubkey: Ed25519PublicKey | bytes) -> Ke
             raise
         raise KeyListError(f"key list: not JSON: {e}") from None
     if not isinstance(doc, dict) or set(doc) != _DOC_FIELDS:
-        raise KeyListError(f"key list: must be an object with exactly the members {sorted(_DOC_FIELDS)}")
+        raise KeyListError(
+            f"key list: must be an object with exactly the members {sorted(_DOC_FIELDS)}"
+        )
     if doc["v"] != 1 or doc["type"] != _TYPE:
         raise KeyListError(f"key list: unsupported v={doc['v']!r} type={doc['type']!r}")
     sig_text = doc.pop("sig")
@@ -163,7 +173,9 @@ def verify_key_list(data: bytes, trusted_pubkey: Ed25519PublicKey | bytes) -> Ke
         sig = b64url_decode(str(sig_text), length=64, what="key list signature")
         pub.verify(sig, KEY_LIST_CONTEXT + rfc8785.dumps(doc))
     except (LabelError, InvalidSignature, rfc8785.CanonicalizationError):
-        raise KeyListError("key list: signature does not verify under the trusted service key") from None
+        raise KeyListError(
+            "key list: signature does not verify under the trusted service key"
+        ) from None
     if doc["issuer"] != key_id_for(_raw_public(pub)):
         raise KeyListError(f"key list: issuer {doc['issuer']!r} is not the trusted service key")
     if not isinstance(doc["keys"], list):

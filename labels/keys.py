@@ -28,18 +28,23 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from labels.errors import LabelError
 
 __all__ = [
     "KeyStatus",
     "LabelKey",
-    "LabelSigningKey",
     "LabelKeyring",
-    "key_id_for",
+    "LabelSigningKey",
     "b64url",
     "b64url_decode",
+    "key_id_for",
 ]
 
 
@@ -68,7 +73,7 @@ def b64url_decode(text: str, *, length: int, what: str) -> bytes:
 
 
 def key_id_for(public_key: bytes) -> str:
-    """Return the 6-character key id of a raw 32-byte Ed25519 public key: b64url(SHA-256(pk)[:4])."""
+    """Return the 6-character key id of a raw Ed25519 public key: b64url(SHA-256(pk)[:4])."""
     return b64url(hashlib.sha256(public_key).digest()[:4])
 
 
@@ -83,7 +88,7 @@ class KeyStatus(enum.Enum):
 def _utc(t: _dt.datetime, what: str) -> _dt.datetime:
     if t.tzinfo is None:
         raise LabelError(f"{what} must be timezone-aware, got naive {t.isoformat()}")
-    return t.astimezone(_dt.timezone.utc)
+    return t.astimezone(_dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,9 @@ class LabelKey:
         if self.not_after is not None:
             object.__setattr__(self, "not_after", _utc(self.not_after, "not_after"))
             if self.not_after <= self.not_before:
-                raise LabelError(f"key {self.key_id}: not_after {self.not_after} is not after not_before")
+                raise LabelError(
+                    f"key {self.key_id}: not_after {self.not_after} is not after not_before"
+                )
 
     @property
     def key_id(self) -> str:
@@ -125,7 +132,9 @@ class LabelSigningKey:
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._key = private_key
-        self.public_key: bytes = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.public_key: bytes = private_key.public_key().public_bytes(
+            Encoding.Raw, PublicFormat.Raw
+        )
         self.key_id: str = key_id_for(self.public_key)
 
     @classmethod

@@ -22,12 +22,14 @@ RUN_WRITERS: dict[str, RunWriter] = {"pdf": write_pdf, "zpl": write_zpl}
 
 
 def write_run(labels: Iterable[LabelContent], out: BinaryIO, fmt: str, **options: Any) -> int:
-    """Write ``labels`` to ``out`` in format ``fmt`` (``pdf`` or ``zpl``) and return the label count.
+    """Write ``labels`` to ``out`` as ``fmt`` (``pdf`` or ``zpl``) and return the label count.
 
     :raises LabelError: for an unknown format, or (a subclass) for a label that cannot be printed.
     """
     try:
         writer = RUN_WRITERS[fmt]
     except KeyError:
-        raise LabelError(f"unknown print-run format {fmt!r}; known: {', '.join(sorted(RUN_WRITERS))}") from None
+        raise LabelError(
+            f"unknown print-run format {fmt!r}; known: {', '.join(sorted(RUN_WRITERS))}"
+        ) from None
     return writer(labels, out, **options)

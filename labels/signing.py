@@ -42,14 +42,14 @@ from labels.errors import (
 from labels.keys import KeyStatus, LabelKey, LabelKeyring, LabelSigningKey, b64url, b64url_decode
 
 __all__ = [
+    "KID_PARAM",
     "MESSAGE_VERSION",
     "SIG_PARAM",
-    "KID_PARAM",
     "SignedLabel",
     "VerifiedLabel",
     "label_message",
-    "sign_label",
     "label_uri",
+    "sign_label",
     "verify_label",
 ]
 
@@ -100,7 +100,9 @@ class SignedLabel:
 
         :raises DigitalLinkError: if ``base`` is not a valid resolver base.
         """
-        attrs = [(ai, v) for ai, v in (("11", self.production), ("17", self.expiry)) if v is not None]
+        attrs = [
+            (ai, v) for ai, v in (("11", self.production), ("17", self.expiry)) if v is not None
+        ]
         params = [(KID_PARAM, self.key_id), (SIG_PARAM, b64url(self.signature))]
         return gtin_link(base, self.gtin, self.lot, self.serial, attributes=attrs, params=params)
 
@@ -165,7 +167,9 @@ class VerifiedLabel:
 def _one(link: DigitalLink, name: str) -> str:
     values = link.param(name)
     if len(values) != 1:
-        raise MalformedSignatureError(f"step 2: parameter {name!r} must appear exactly once, found {len(values)}")
+        raise MalformedSignatureError(
+            f"step 2: parameter {name!r} must appear exactly once, found {len(values)}"
+        )
     return values[0]
 
 
@@ -197,7 +201,9 @@ def verify_label(link: DigitalLink, keyring: LabelKeyring, now: _dt.datetime) ->
         raise MalformedSignatureError("step 1: a signed label is /01/<gtin>/10/<lot>/21/<serial>")
     unsigned = [ai for ai, _ in link.attributes if ai not in _SIGNED_ATTRIBUTES]
     if unsigned:
-        raise MalformedSignatureError(f"step 1: attribute ({unsigned[0]}) is not covered by the label signature")
+        raise MalformedSignatureError(
+            f"step 1: attribute ({unsigned[0]}) is not covered by the label signature"
+        )
     # (2) parameters
     kid_text, sig_text = _one(link, KID_PARAM), _one(link, SIG_PARAM)
     try:
@@ -217,9 +223,14 @@ def verify_label(link: DigitalLink, keyring: LabelKeyring, now: _dt.datetime) ->
     # (5) status and validity of the matching key
     for k in matching:
         if k.status is not KeyStatus.REVOKED and k.valid_at(now):
-            return VerifiedLabel(link.gtin, link.lot, link.serial, prod, exp, k, link.canonical_uri())
+            return VerifiedLabel(
+                link.gtin, link.lot, link.serial, prod, exp, k, link.canonical_uri()
+            )
     if any(k.status is KeyStatus.REVOKED for k in matching):
         raise KeyRevokedError(f"step 5: label key {kid_text!r} ({matching[0].producer}) is revoked")
     if matching:
         raise KeyNotValidError(f"step 5: label key {kid_text!r} is not valid at {now.isoformat()}")
-    raise SignatureError(f"step 4: signature does not verify under any of {len(candidates)} key(s) with id {kid_text!r}")
+    raise SignatureError(
+        f"step 4: signature does not verify under any of {len(candidates)} key(s) "
+        f"with id {kid_text!r}"
+    )

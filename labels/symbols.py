@@ -25,7 +25,7 @@ import zint
 from labels import gs1
 from labels.errors import SymbolError
 
-__all__ = ["Symbol", "qr", "ean13", "upca", "gs1_128", "code128", "gs1_datamatrix", "QR_ECC"]
+__all__ = ["QR_ECC", "Symbol", "code128", "ean13", "gs1_128", "gs1_datamatrix", "qr", "upca"]
 
 QR_ECC = {"L": 1, "M": 2, "Q": 3, "H": 4}  # ISO/IEC 18004 §7.5.1 levels -> Zint option_1
 _ROW_BYTES = 144  # Zint encoded_data: 200 rows x 144 bytes, bit x of a row = byte x>>3, bit x&7
@@ -64,7 +64,14 @@ class Symbol:
         return self.kind in ("qr", "gs1_datamatrix")
 
 
-def _encode(symbology: zint.Symbology, data: str, *, gs1_mode: bool = False, option_1: int = 0, option_2: int = 0) -> zint.Symbol:
+def _encode(
+    symbology: zint.Symbology,
+    data: str,
+    *,
+    gs1_mode: bool = False,
+    option_1: int = 0,
+    option_2: int = 0,
+) -> zint.Symbol:
     s = zint.Symbol()
     s.symbology = symbology
     if gs1_mode:
@@ -95,18 +102,24 @@ def qr(data: str, *, ecc: str = "M", max_version: int = 40) -> Symbol:
 
     Zint picks the optimal mode segmentation and the mask (ISO/IEC 18004 §7.8).
 
-    :raises SymbolError: if ``ecc`` is not L/M/Q/H or the data needs a version above ``max_version``.
+    :raises SymbolError: if ``ecc`` is not L/M/Q/H or the data needs a version above
+        ``max_version``.
     """
     if ecc not in QR_ECC:
         raise SymbolError(f"QR error correction must be one of L, M, Q, H, got {ecc!r}")
     s = _encode(zint.Symbology.QRCODE, data, option_1=QR_ECC[ecc])
     version = (s.width - 17) // 4  # ISO/IEC 18004 §6.3.1: size = 17 + 4 x version
     if version > max_version:
-        raise SymbolError(f"QR: {len(data)} characters need version {version}-{ecc}, above the limit {max_version}")
+        raise SymbolError(
+            f"QR: {len(data)} characters need version {version}-{ecc}, "
+            f"above the limit {max_version}"
+        )
     return Symbol("qr", data, _rows(s), (4, 4), "", version)  # quiet zone 4X: §6.3.8
 
 
-def _retail(gtin: str, digits: int, kind: str, symbology: zint.Symbology, quiet: tuple[int, int]) -> Symbol:
+def _retail(
+    gtin: str, digits: int, kind: str, symbology: zint.Symbology, quiet: tuple[int, int]
+) -> Symbol:
     g14 = gs1.validate_gtin(gtin)
     if g14[: 14 - digits].strip("0"):
         raise SymbolError(f"{kind}: GTIN {g14} does not fit in {digits} digits")
@@ -163,7 +176,7 @@ def code128(text: str) -> Symbol:
 
 
 def gs1_datamatrix(ais: Sequence[tuple[str, str]]) -> Symbol:
-    """Encode AI data (e.g. 01, 17, 10, 21 on a drug pack) as GS1 DataMatrix (ECC 200, quiet zone 1X).
+    """Encode AI data (e.g. 01, 17, 10, 21 of a drug pack) as GS1 DataMatrix (ECC 200, quiet 1X).
 
     :raises IdentifierError: (a subclass) for invalid AI data.
     :raises SymbolError: if Zint refuses the data.

@@ -27,18 +27,18 @@ from labels.fonts import pil_font
 from labels.writers import svg_path
 
 __all__ = [
-    "LABEL_W_MM",
     "LABEL_H_MM",
+    "LABEL_W_MM",
     "QR_BOX_MM",
     "SERIAL_VALUE",
+    "TEMPLATE_WRITERS",
     "LabelContent",
+    "LabelLayout",
     "Modules",
     "Text",
-    "LabelLayout",
     "layout_label",
-    "static_layout",
     "render_label",
-    "TEMPLATE_WRITERS",
+    "static_layout",
 ]
 
 LABEL_W_MM, LABEL_H_MM = 50.0, 30.0
@@ -110,8 +110,14 @@ class LabelLayout:
 
 
 @functools.lru_cache(maxsize=4096)
+def _char_em(c: str) -> float:
+    return float(pil_font(100).getlength(c)) / 100.0
+
+
 def _width_em(text: str) -> float:
-    return float(pil_font(100).getlength(text)) / 100.0
+    # Sum of cached per-character advances (no kerning): exact enough to fit a line, and
+    # free for the unique serial of every label.
+    return sum(_char_em(c) for c in text)
 
 
 def _fit(text: str, size: float, width: float, min_size: float) -> tuple[str, float]:
@@ -141,13 +147,21 @@ def static_layout(content: LabelContent, dpi: int = 300) -> tuple[Item, ...]:
     width = LABEL_W_MM - text_x - 0.5
     name, size = _fit(content.product_name, 3.0, width, 2.2)
     items.append(Text(text_x, _NAME_Y, size, name))
-    lines = ((_LOT_Y, f"批号 {content.lot}"), (_PROD_Y, f"生产日期 {_date(content.production)}"), (_EXP_Y, f"有效期至 {_date(content.expiry)}"))
+    lines = (
+        (_LOT_Y, f"批号 {content.lot}"),
+        (_PROD_Y, f"生产日期 {_date(content.production)}"),
+        (_EXP_Y, f"有效期至 {_date(content.expiry)}"),
+    )
     for y, line in lines:
         t, s = _fit(line, 2.4, width, 1.8)
         items.append(Text(text_x, y, s, t))
     bar_w = 0.0
     if content.barcode != "none":
-        sym = symbols.ean13(content.gtin) if content.barcode == "ean13" else symbols.upca(content.gtin)
+        sym = (
+            symbols.ean13(content.gtin)
+            if content.barcode == "ean13"
+            else symbols.upca(content.gtin)
+        )
         m = _px_mm(max(2, round(0.254 * dpi / 25.4)), dpi)
         bar_w = (sym.quiet[0] + sym.width + sym.quiet[1]) * m
         items.append(Modules(sym.quiet[0] * m, _BAR_Y_MM, m, sym.rows, _BAR_H_MM))
@@ -171,13 +185,22 @@ def layout_label(content: LabelContent, *, dpi: int = 300) -> LabelLayout:
     qr = symbols.qr(content.uri, ecc="M")
     mod_px = int(QR_BOX_MM * dpi / 25.4) // (qr.width + 8)
     if mod_px < 2:
-        raise SymbolError(f"QR version {qr.version} is too dense for a {QR_BOX_MM} mm box at {dpi} dpi")
+        raise SymbolError(
+            f"QR version {qr.version} is too dense for a {QR_BOX_MM} mm box at {dpi} dpi"
+        )
     m = _px_mm(mod_px, dpi)
     serial, s = _fit(content.serial, SERIAL_VALUE[2], LABEL_W_MM - _SERIAL_VALUE_X - 0.5, 1.6)
     dynamic = (Modules(4 * m, 4 * m, m, qr.rows), Text(_SERIAL_VALUE_X, _SERIAL_Y, s, serial))
     static_content = LabelContent(
-        "", content.gtin, content.lot, "", content.product_name, content.producer,
-        content.production, content.expiry, content.barcode,
+        "",
+        content.gtin,
+        content.lot,
+        "",
+        content.product_name,
+        content.producer,
+        content.production,
+        content.expiry,
+        content.barcode,
     )
     return LabelLayout(static_content, static_layout(static_content, dpi), dynamic)
 
@@ -188,13 +211,26 @@ def _draw_png(layout: LabelLayout, dpi: int) -> Image.Image:
     draw = ImageDraw.Draw(img)
     for it in (*layout.static, *layout.dynamic):
         if isinstance(it, Text):
-            draw.text((it.x * k, it.y * k), it.text, fill=0, font=pil_font(round(it.size * k)), anchor="ls")
+            draw.text(
+                (it.x * k, it.y * k),
+                it.text,
+                fill=0,
+                font=pil_font(round(it.size * k)),
+                anchor="ls",
+            )
             continue
         m = round(it.module * k)
         rows = it.rows
-        block = Image.frombytes("L", (len(rows[0]), len(rows)), "".join(rows).translate(str.maketrans("01", "\xff\x00")).encode("latin-1"))
+        block = Image.frombytes(
+            "L",
+            (len(rows[0]), len(rows)),
+            "".join(rows).translate(str.maketrans("01", "\xff\x00")).encode("latin-1"),
+        )
         h = round(it.bar_height * k) if it.bar_height is not None else len(rows) * m
-        img.paste(block.resize((len(rows[0]) * m, h), Image.Resampling.NEAREST), (round(it.x * k), round(it.y * k)))
+        img.paste(
+            block.resize((len(rows[0]) * m, h), Image.Resampling.NEAREST),
+            (round(it.x * k), round(it.y * k)),
+        )
     return img
 
 
@@ -209,16 +245,24 @@ def _svg(content: LabelContent, dpi: int) -> bytes:
     body = []
     for it in (*layout.static, *layout.dynamic):
         if isinstance(it, Text):
-            body.append(f'<text x="{it.x:.3f}" y="{it.y:.3f}" font-size="{it.size:.2f}">{escape(it.text)}</text>')
+            body.append(
+                f'<text x="{it.x:.3f}" y="{it.y:.3f}" font-size="{it.size:.2f}">'
+                f"{escape(it.text)}</text>"
+            )
         elif it.bar_height is None:
             body.append(f'<path d="{svg_path(it.rows, it.x, it.y, it.module)}"/>')
         else:
             d = svg_path(it.rows, it.x, 0, it.module)
-            body.append(f'<path transform="translate(0 {it.y:.3f}) scale(1 {it.bar_height / it.module:g})" d="{d}"/>')
+            body.append(
+                f'<path transform="translate(0 {it.y:.3f}) scale(1 {it.bar_height / it.module:g})" '
+                f'd="{d}"/>'
+            )
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{LABEL_W_MM:g}mm" height="{LABEL_H_MM:g}mm" '
-        f'viewBox="0 0 {LABEL_W_MM:g} {LABEL_H_MM:g}"><rect width="100%" height="100%" fill="#fff"/>'
-        f'<g fill="#000" font-family="WenQuanYi Micro Hei, Noto Sans CJK SC, sans-serif">{"".join(body)}</g></svg>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{LABEL_W_MM:g}mm" '
+        f'height="{LABEL_H_MM:g}mm" viewBox="0 0 {LABEL_W_MM:g} {LABEL_H_MM:g}">'
+        '<rect width="100%" height="100%" fill="#fff"/>'
+        '<g fill="#000" font-family="WenQuanYi Micro Hei, Noto Sans CJK SC, sans-serif">'
+        f"{''.join(body)}</g></svg>"
     ).encode()
 
 
@@ -233,5 +277,7 @@ def render_label(content: LabelContent, fmt: str = "png", *, dpi: int = 300) -> 
     try:
         writer = TEMPLATE_WRITERS[fmt]
     except KeyError:
-        raise SymbolError(f"unknown label format {fmt!r}; known: {', '.join(sorted(TEMPLATE_WRITERS))}") from None
+        raise SymbolError(
+            f"unknown label format {fmt!r}; known: {', '.join(sorted(TEMPLATE_WRITERS))}"
+        ) from None
     return writer(content, dpi)

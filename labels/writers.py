@@ -21,7 +21,7 @@ from labels.errors import SymbolError
 from labels.fonts import pil_font
 from labels.symbols import Symbol
 
-__all__ = ["RenderOptions", "WRITERS", "render", "symbol_image", "module_px", "svg_path"]
+__all__ = ["WRITERS", "RenderOptions", "module_px", "render", "svg_path", "symbol_image"]
 
 _RUN = re.compile("1+")
 _TO_L = str.maketrans("01", "\xff\x00")  # module -> 8-bit grey: light 255, dark 0
@@ -42,7 +42,9 @@ def module_px(module_mm: float, dpi: int) -> int:
     return max(1, round(module_mm * dpi / 25.4))
 
 
-def symbol_image(symbol: Symbol, *, module: int, bar_height: int = 0, text: bool = True) -> Image.Image:
+def symbol_image(
+    symbol: Symbol, *, module: int, bar_height: int = 0, text: bool = True
+) -> Image.Image:
     """Return an 8-bit greyscale image of ``symbol`` with its quiet zones, ``module`` px per module.
 
     Linear symbols get bars ``bar_height`` px high (default 50 modules) and,
@@ -65,25 +67,33 @@ def symbol_image(symbol: Symbol, *, module: int, bar_height: int = 0, text: bool
     font = pil_font(size)
     out = Image.new("L", (bars.width, bar_h + size + module * 2), 255)
     out.paste(bars, (0, 0))
-    ImageDraw.Draw(out).text((bars.width // 2, bar_h + module), symbol.text, fill=0, font=font, anchor="mt")
+    ImageDraw.Draw(out).text(
+        (bars.width // 2, bar_h + module), symbol.text, fill=0, font=font, anchor="mt"
+    )
     return out
 
 
 def _png(symbol: Symbol, opts: RenderOptions) -> bytes:
     m = module_px(opts.module_mm, opts.dpi)
-    img = symbol_image(symbol, module=m, bar_height=round(opts.bar_height_mm * opts.dpi / 25.4), text=opts.text)
+    img = symbol_image(
+        symbol, module=m, bar_height=round(opts.bar_height_mm * opts.dpi / 25.4), text=opts.text
+    )
     buf = io.BytesIO()
     img.save(buf, "PNG", dpi=(opts.dpi, opts.dpi), optimize=False)
     return buf.getvalue()
 
 
-def svg_path(rows: tuple[str, ...] | list[str], x0: float = 0, y0: float = 0, unit: float = 1.0) -> str:
-    """Return SVG path data filling the dark modules of ``rows``, one sub-path per horizontal run."""
+def svg_path(
+    rows: tuple[str, ...] | list[str], x0: float = 0, y0: float = 0, unit: float = 1.0
+) -> str:
+    """Return SVG path data filling the dark modules of ``rows``: one sub-path per run."""
     parts = []
     for y, row in enumerate(rows):
         for m in _RUN.finditer(row):
             x, w = m.start(), m.end() - m.start()
-            parts.append(f"M{x0 + x * unit:g} {y0 + y * unit:g}h{w * unit:g}v{unit:g}h{-w * unit:g}z")
+            parts.append(
+                f"M{x0 + x * unit:g} {y0 + y * unit:g}h{w * unit:g}v{unit:g}h{-w * unit:g}z"
+            )
     return "".join(parts)
 
 
@@ -102,11 +112,14 @@ def _svg(symbol: Symbol, opts: RenderOptions) -> bytes:
         h = bar_h
         if opts.text and symbol.text:
             fs = 9 * x
-            body += (f'<text x="{w / 2:g}" y="{bar_h + fs:g}" font-size="{fs:g}" text-anchor="middle" '
-                     f'font-family="WenQuanYi Micro Hei, sans-serif">{escape(symbol.text)}</text>')
+            body += (
+                f'<text x="{w / 2:g}" y="{bar_h + fs:g}" font-size="{fs:g}" text-anchor="middle" '
+                f'font-family="WenQuanYi Micro Hei, sans-serif">{escape(symbol.text)}</text>'
+            )
             h = bar_h + fs * 1.3
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:g}mm" height="{h:g}mm" viewBox="0 0 {w:g} {h:g}">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:g}mm" height="{h:g}mm" '
+        f'viewBox="0 0 {w:g} {h:g}">'
         f'<rect width="{w:g}" height="{h:g}" fill="#fff"/><g fill="#000">{body}</g></svg>'
     ).encode()
 
@@ -123,5 +136,7 @@ def render(symbol: Symbol, fmt: str, options: RenderOptions | None = None) -> by
     try:
         writer = WRITERS[fmt]
     except KeyError:
-        raise SymbolError(f"unknown symbol format {fmt!r}; known: {', '.join(sorted(WRITERS))}") from None
+        raise SymbolError(
+            f"unknown symbol format {fmt!r}; known: {', '.join(sorted(WRITERS))}"
+        ) from None
     return writer(symbol, options or RenderOptions())

@@ -28,7 +28,16 @@ from typing import BinaryIO
 
 from labels import symbols
 from labels.errors import SymbolError
-from labels.templates import LABEL_H_MM, LABEL_W_MM, QR_BOX_MM, SERIAL_VALUE, LabelContent, Modules, Text, static_layout
+from labels.templates import (
+    LABEL_H_MM,
+    LABEL_W_MM,
+    QR_BOX_MM,
+    SERIAL_VALUE,
+    LabelContent,
+    Modules,
+    Text,
+    static_layout,
+)
 
 __all__ = ["DEFAULT_PRINTER_FONT", "format_zpl", "label_zpl", "write_zpl"]
 
@@ -41,7 +50,9 @@ def _fh(text: str) -> str:
 
 def _text(it: Text, dpmm: float) -> str:
     h = max(10, round(it.size * dpmm))
-    top = max(0, round((it.y - it.size * 0.8) * dpmm))  # ^FO is the top-left corner; baseline ~0.8 em down
+    top = max(
+        0, round((it.y - it.size * 0.8) * dpmm)
+    )  # ^FO is the top-left corner; baseline ~0.8 em down
     return f"^FO{round(it.x * dpmm)},{top}^AJN,{h},{h}^FH_^FD{_fh(it.text)}^FS"
 
 
@@ -65,25 +76,44 @@ def _barcode(it: Modules, content: LabelContent, dpmm: float) -> str:
     return f"^FO{round(it.x * dpmm)},{round(it.y * dpmm)}^BY{dots}{cmd},{h},Y,N^FD{digits}^FS"
 
 
-def format_zpl(name: str, content: LabelContent, *, dpi: int = 300, font: str = DEFAULT_PRINTER_FONT) -> str:
-    """Return the ``^DF`` stored-format download for the batch of ``content`` (field 1 QR, 2 serial).
+def format_zpl(
+    name: str, content: LabelContent, *, dpi: int = 300, font: str = DEFAULT_PRINTER_FONT
+) -> str:
+    """Return the ``^DF`` stored-format download for the batch of ``content``.
+
+    Field 1 is the QR data, field 2 the serial.
 
     :raises LabelError: (a subclass) if the static label data cannot be laid out.
     """
     dpmm = dpi / 25.4
     mag = _qr_magnification(len(content.uri), dpmm)
-    parts = [f"^XA^DFR:{name}.ZPL^FS^CI28^PW{round(LABEL_W_MM * dpmm)}^LL{round(LABEL_H_MM * dpmm)}^LH0,0^CWJ,{font}"]
+    parts = [
+        f"^XA^DFR:{name}.ZPL^FS^CI28^PW{round(LABEL_W_MM * dpmm)}^LL{round(LABEL_H_MM * dpmm)}"
+        f"^LH0,0^CWJ,{font}"
+    ]
     parts.append(f"^FO{4 * mag},{4 * mag}^BQN,2,{mag}^FN1^FS")
     hrt = {content.gtin[1:], content.gtin[2:]}  # printed by the printer under its barcode
-    static = LabelContent("", content.gtin, content.lot, "", content.product_name, content.producer,
-                          content.production, content.expiry, content.barcode)
+    static = LabelContent(
+        "",
+        content.gtin,
+        content.lot,
+        "",
+        content.product_name,
+        content.producer,
+        content.production,
+        content.expiry,
+        content.barcode,
+    )
     for it in static_layout(static, dpi):
         if isinstance(it, Modules):
             parts.append(_barcode(it, content, dpmm))
         elif it.text not in hrt:
             parts.append(_text(it, dpmm))
     x, y, size = SERIAL_VALUE
-    parts.append(f"^FO{round(x * dpmm)},{round((y - size * 0.8) * dpmm)}^AJN,{round(size * dpmm)},{round(size * dpmm)}^FN2^FS")
+    parts.append(
+        f"^FO{round(x * dpmm)},{round((y - size * 0.8) * dpmm)}"
+        f"^AJN,{round(size * dpmm)},{round(size * dpmm)}^FN2^FS"
+    )
     parts.append("^XZ\n")
     return "".join(parts)
 
@@ -98,8 +128,16 @@ def label_zpl(name: str, uri: str, serial: str) -> str:
     return f"^XA^XFR:{name}.ZPL^CI28^FN1^FDMA,{uri}^FS^FN2^FH_^FD{_fh(serial)}^FS^XZ\n"
 
 
-def write_zpl(labels: Iterable[LabelContent], out: BinaryIO, *, dpi: int = 300, font: str = DEFAULT_PRINTER_FONT) -> int:
-    """Write ZPL II for ``labels`` to ``out`` (UTF-8), one stored format per batch; return the label count.
+def write_zpl(
+    labels: Iterable[LabelContent],
+    out: BinaryIO,
+    *,
+    dpi: int = 300,
+    font: str = DEFAULT_PRINTER_FONT,
+) -> int:
+    """Write ZPL II for ``labels`` to ``out`` (UTF-8) and return the label count.
+
+    One stored format is downloaded per batch, then recalled per label.
 
     :raises LabelError: (a subclass) for data that cannot be printed.
     """
@@ -107,7 +145,16 @@ def write_zpl(labels: Iterable[LabelContent], out: BinaryIO, *, dpi: int = 300, 
     count = 0
     buf: list[str] = []
     for c in labels:
-        key = (c.gtin, c.lot, c.product_name, c.producer, c.production, c.expiry, c.barcode, len(c.uri))
+        key = (
+            c.gtin,
+            c.lot,
+            c.product_name,
+            c.producer,
+            c.production,
+            c.expiry,
+            c.barcode,
+            len(c.uri),
+        )
         name = formats.get(key)
         if name is None:
             name = formats[key] = f"TL{len(formats):04d}"

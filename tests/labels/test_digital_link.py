@@ -6,8 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from labels.digital_link import DigitalLink, gtin_link, parse_digital_link, percent_encode, sscc_link
+from labels import gs1
+from labels.digital_link import (
+    DigitalLink,
+    gtin_link,
+    parse_digital_link,
+    percent_encode,
+    sscc_link,
+)
 from labels.errors import DigitalLinkError, LabelError
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors/labels/digital_link.json").read_text())
@@ -42,18 +51,38 @@ def test_percent_encoding_matches_reference(v: dict[str, str]) -> None:
 
 
 def test_build_canonical_uncompressed_gtin_uri() -> None:
-    link = gtin_link("https://t.example.cn/", "9520123456788", "ABC/1+2", "X%Y", attributes=[("17", "270630")], params=[("k", "abc")])
-    assert link.uri() == "https://t.example.cn/01/09520123456788/10/ABC%2F1%2B2/21/X%25Y?17=270630&k=abc"
+    link = gtin_link(
+        "https://t.example.cn/",
+        "9520123456788",
+        "ABC/1+2",
+        "X%Y",
+        attributes=[("17", "270630")],
+        params=[("k", "abc")],
+    )
+    assert (
+        link.uri()
+        == "https://t.example.cn/01/09520123456788/10/ABC%2F1%2B2/21/X%25Y?17=270630&k=abc"
+    )
     assert link.canonical_uri() == "https://id.gs1.org/01/09520123456788/10/ABC%2F1%2B2/21/X%25Y"
     back = parse_digital_link(link.uri())
-    assert (back.gtin, back.lot, back.serial, back.expiry) == ("09520123456788", "ABC/1+2", "X%Y", "270630")
+    assert (back.gtin, back.lot, back.serial, back.expiry) == (
+        "09520123456788",
+        "ABC/1+2",
+        "X%Y",
+        "270630",
+    )
 
 
 def test_parse_keeps_stem_host_and_unknown_params() -> None:
-    link = parse_digital_link("https://T.Example.CN:8443/a/b/01/9520123456788/10/L1/21/S1?17=270630&linkType=gs1:pip&s=x")
+    link = parse_digital_link(
+        "https://T.Example.CN:8443/a/b/01/9520123456788/10/L1/21/S1?17=270630&linkType=gs1:pip&s=x"
+    )
     assert link.base == "https://T.Example.CN:8443/a/b"
     assert link.params == (("linkType", "gs1:pip"), ("s", "x"))
-    assert link.uri() == "https://T.Example.CN:8443/a/b/01/09520123456788/10/L1/21/S1?17=270630&linkType=gs1%3Apip&s=x"
+    assert (
+        link.uri() == "https://T.Example.CN:8443/a/b/01/09520123456788/10/L1/21/S1"
+        "?17=270630&linkType=gs1%3Apip&s=x"
+    )
 
 
 def test_sscc_form() -> None:
@@ -96,3 +125,20 @@ def test_direct_construction_validates() -> None:
         DigitalLink("t.example.cn", "01", "09520123456788")
     with pytest.raises(DigitalLinkError, match=r"\(00\)"):
         DigitalLink("https://a", "00", "376104250021234569", (("21", "1"),))
+
+
+_X82 = st.text(alphabet=sorted(gs1.CSET82), min_size=1, max_size=20)
+
+
+@given(lot=_X82, serial=_X82)
+def test_any_cset82_lot_and_serial_round_trip_through_the_uri(lot: str, serial: str) -> None:
+    uri = gtin_link(
+        "https://t.example.cn", "09520123456788", lot, serial, attributes=[("17", "270630")]
+    ).uri()
+    assert all(c in _URI_SAFE for c in uri)
+    link = parse_digital_link(uri)
+    assert (link.lot, link.serial, link.expiry) == (lot, serial, "270630")
+    assert gs1.parse_element_string(link.element_string()) == link.ais()
+
+
+_URI_SAFE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?&=%")
