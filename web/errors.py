@@ -16,8 +16,10 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, json, request
 from werkzeug.exceptions import HTTPException
 
+from credit import errors as credit_errors
 from ledger import errors as ledger_errors
 from ledger.errors import DomainError
+from trace import errors as trace_errors
 
 __all__ = ["init_app", "RequestError", "problem", "STATUS_BY_ERROR", "wants_problem_json"]
 
@@ -58,6 +60,19 @@ STATUS_BY_ERROR: dict[type[BaseException], int] = {
     ledger_errors.NotFound: 404,
     ledger_errors.SequencerError: 409,
     ledger_errors.AuditError: 409,
+    trace_errors.NotFound: 404,
+    trace_errors.ForbiddenRole: 403,
+    trace_errors.ProofMismatch: 403,
+    trace_errors.Duplicate: 409,
+    trace_errors.RuleViolation: 409,
+    trace_errors.EpcisInvalid: 422,
+    credit_errors.NotFound: 404,
+    credit_errors.Forbidden: 403,
+    credit_errors.NotAParty: 403,
+    credit_errors.Duplicate: 409,
+    credit_errors.Conflict: 409,
+    credit_errors.TooEarly: 409,
+    credit_errors.InsufficientFunds: 409,
 }
 
 # Titles of plain HTTP errors (unknown URL, wrong method, ...), keyed by status.

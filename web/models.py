@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import ledger.models  # noqa: F401  (registers the ledger tables)
+import credit.models  # noqa: F401  (credit subjects, records, lists, fund, ...)
+import ledger.models  # noqa: F401  (the log)
 import trace.label_keys  # noqa: F401  (label signing keys)
+import trace.models  # noqa: F401  (products, batches, items, events)
+import trace.pins  # noqa: F401  (scratch-off PINs)
+import trace.scans  # noqa: F401  (anonymous consumer scans)
 import web.auth  # noqa: F401  (API tokens)
 from ledger.base import Base
 
