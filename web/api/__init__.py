@@ -9,7 +9,7 @@ __all__ = ["init_app"]
 
 def init_app(app: Flask) -> None:
     """Import the API's view modules (they register on the blueprint) and register it."""
-    from web.api import docs  # noqa: F401  (registers routes)
+    from web.api import credit, docs, trace  # noqa: F401  (they register their routes)
     from web.api.spec import bp
 
     app.register_blueprint(bp)
