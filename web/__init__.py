@@ -35,7 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     _ensure_project_trace()
     from web import config as web_config
-    from web import db, errors, i18n
+    from web import db, errors, i18n, ratelimit
 
     instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
     app = Flask(
@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     errors.init_app(app)
     i18n.init_app(app)
+    ratelimit.init_app(app)
     db.init_app(app)
     from ledger.signer import LogSigner
 

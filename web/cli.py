@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -11,8 +12,13 @@ from flask.cli import AppGroup
 from ledger import audit as ledger_audit
 from ledger import replay as ledger_replay
 from ledger.errors import AuditError
+from labels.runs import RUN_WRITERS
 from ledger.actor import ROLES, Actor
-from web import migrate
+from ledger.errors import DomainError
+from trace import identifiers as trace_ids
+from trace import print_runs
+from trace import queries as trace_queries
+from web import migrate, printing
 from web.auth import issue_token, revoke_tokens
 from web.db import get_session
 
@@ -21,6 +27,7 @@ __all__ = ["init_app"]
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 ledger_cli = AppGroup("ledger", help="The append-only ledger.")
 tokens_cli = AppGroup("tokens", help="API bearer tokens.")
+labels_cli = AppGroup("labels", help="Signed labels and print runs.")
 
 
 @db_cli.command("upgrade")
@@ -90,6 +97,46 @@ def tokens_revoke(actor_id: str) -> None:
     click.echo(f"revoked {count} token(s)")
 
 
+@labels_cli.command("print")
+@click.option("--gtin", help="Product GTIN (8, 12, 13 or 14 digits).")
+@click.option("--lot", help="Batch lot (AI 10).")
+@click.option("--count", type=click.IntRange(1, print_runs.MAX_RUN), help="Labels to print.")
+@click.option("--format", "fmt", required=True, type=click.Choice(sorted(RUN_WRITERS)))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--resume", "resume", default=None, help="Render an earlier run again (its id).")
+def labels_print(gtin: str | None, lot: str | None, count: int | None, fmt: str, out: Path,
+                 resume: str | None) -> None:
+    """Reserve serials, record their production, sign and render them to a file.
+
+    An interrupted run is finished with --resume RUN_ID: the same serials are
+    rendered again, none duplicated or skipped.
+    """
+    session = get_session()
+    try:
+        if resume:
+            run = print_runs.get_run(session, resume)
+        else:
+            if not (gtin and lot and count):
+                raise click.UsageError("--gtin, --lot and --count are required (or --resume)")
+            product = trace_queries.find_product(session, trace_ids.gtin(gtin))
+            if product is None:
+                raise click.ClickException(f"unknown product {gtin}")
+            run = printing.reserve(Actor(product["producer"], "producer"), gtin, lot, count)
+            click.echo(f"print run {run.id}: serials {print_runs.serials_of(run)[0]} .. "
+                       f"{print_runs.serials_of(run)[-1]} recorded in the ledger", err=True)
+        with click.progressbar(length=run.count, label=f"rendering {fmt}", file=sys.stderr) as bar:
+            done = [0]
+
+            def advance(n: int) -> None:
+                bar.update(n - done[0])
+                done[0] = n
+
+            written = printing.render_to_file(run, out, fmt, advance)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.detail} [{exc.code}]") from None
+    click.echo(f"wrote {written} labels of run {run.id} to {out}")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups on ``app``."""
     from web import demo
@@ -97,4 +144,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(labels_cli)
     app.cli.add_command(demo.demo_cli)

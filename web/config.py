@@ -53,6 +53,8 @@ _ENV: dict[str, Callable[[str], Any]] = {
     "MASTER_KEY": str,
     "TRUST_PROXY_HOPS": int,
     "GEO_CITY_HEADER": str,
+    "RATELIMIT_STORAGE_URI": str,
+    "RATELIMIT_ENABLED": _bool,
 }
 
 

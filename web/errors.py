@@ -20,6 +20,7 @@ from credit import errors as credit_errors
 from ledger import errors as ledger_errors
 from ledger.errors import DomainError
 from trace import errors as trace_errors
+from trace import pins
 
 __all__ = ["init_app", "RequestError", "problem", "STATUS_BY_ERROR", "wants_problem_json"]
 
@@ -73,6 +74,9 @@ STATUS_BY_ERROR: dict[type[BaseException], int] = {
     credit_errors.Conflict: 409,
     credit_errors.TooEarly: 409,
     credit_errors.InsufficientFunds: 409,
+    pins.PinRateLimitedError: 429,
+    pins.PinLockedError: 423,
+    pins.NoPinError: 404,
 }
 
 # Titles of plain HTTP errors (unknown URL, wrong method, ...), keyed by status.
@@ -84,6 +88,7 @@ _HTTP_TITLES: dict[int, tuple[str, str, str]] = {
     405: ("http.method_not_allowed", "不支持该请求方法", "Method not allowed"),
     413: ("http.too_large", "请求内容过大", "Request too large"),
     415: ("http.unsupported_media_type", "不支持的内容类型", "Unsupported media type"),
+    423: ("http.locked", "已锁定", "Locked"),
     429: ("http.rate_limited", "请求过于频繁", "Too many requests"),
     500: ("internal", "服务器内部错误", "Internal server error"),
 }

@@ -7,6 +7,7 @@ import ledger.models  # noqa: F401  (the log)
 import trace.label_keys  # noqa: F401  (label signing keys)
 import trace.models  # noqa: F401  (products, batches, items, events)
 import trace.pins  # noqa: F401  (scratch-off PINs)
+import trace.print_runs  # noqa: F401  (print runs and serial counters)
 import trace.scans  # noqa: F401  (anonymous consumer scans)
 import web.auth  # noqa: F401  (API tokens)
 from ledger.base import Base
