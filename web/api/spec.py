@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, request
 from jsonschema import Draft202012Validator, FormatChecker
 
+from web.auth import require_roles
 from web.errors import RequestError
 
 __all__ = ["bp", "operation", "openapi_document", "PROBLEM"]
@@ -47,15 +48,18 @@ def operation(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view at ``/api/v1`` + ``rule`` and publish it in the OpenAPI document.
 
-    ``body`` is the JSON Schema of the request body; ``query`` maps query parameter
-    names to their schemas (all strings on the wire).  A request that does not
-    match is refused with a 400 problem listing every problem.
+    ``roles`` are enforced (a bearer token of one of them, or admin) before the body
+    is read.  ``body`` is the JSON Schema of the request body; ``query`` maps query
+    parameter names to their schemas (all strings on the wire).  A request that does
+    not match is refused with a 400 problem listing every problem.
     """
     body_validator = Draft202012Validator(body, format_checker=_FORMATS) if body else None
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if roles:
+                require_roles(*roles)(lambda: None)()  # authenticate before reading input
             if body_validator is not None:
                 payload = request.get_json(silent=True)
                 if payload is None:
