@@ -9,7 +9,7 @@ PORT ?= 5000
 # The PostgreSQL server the suite runs a second time against, when one answers.
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres venv system-deps demo clean
+.PHONY: run test test-sqlite test-postgres venv system-deps demo clean i18n
 
 # The virtual environment is rebuilt whenever setup.cfg changes.
 $(VENV)/.installed: setup.cfg
@@ -46,3 +46,9 @@ test-postgres: venv
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info
+
+# Extract translatable strings and update/compile the Chinese catalog (for developers).
+i18n: venv
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -k lazy_gettext -o web/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations -l zh
+	$(VENV)/bin/pybabel compile -d web/translations -l zh

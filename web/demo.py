@@ -11,6 +11,7 @@ Suining and Qingdao; the rest still in stock.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -105,8 +106,8 @@ def _product(world: World, at: datetime) -> print_runs.PrintRun:
 def _sell(world: World, serial: str, order: str) -> tuple[dict[str, str], str]:
     """List, sell, pay, ship, deliver and sign for one item; return its key and signer opening."""
     item = {"gtin": GTIN, "lot": LOT, "serial": serial}
-    buyer, _ = commit(f"buyer-{order}")
-    signer, opening = commit(f"receiver-{order}")
+    buyer, _ = commit(f"buyer-{order}", _salt("buyer", order))
+    signer, opening = commit(f"receiver-{order}", _salt("receiver", order))
     merchant, courier = world.actor("merchant"), world.actor("courier")
     with writing() as w:
         steps = [
@@ -126,6 +127,20 @@ def _sell(world: World, serial: str, order: str) -> tuple[dict[str, str], str]:
     return item, f"{opening.salt}:{opening.value}"
 
 
+def _salt(role: str, order: str) -> str:
+    # Deterministic for the demo only, so its receipt codes can be printed on every load;
+    # real commitments take a fresh 256-bit salt (trace.events.commit).
+    return hashlib.sha256(f"demo {role} {order}".encode()).hexdigest()
+
+
+def receipt_code(order: str) -> str:
+    """Return the demo receipt code (the opening of the signer's commitment) of ``order``."""
+    return f"{_salt('receiver', order)}:receiver-{order}"
+
+
+ORDERS = {1: "DD20261128001", 2: "DD20261128002"}
+
+
 def _build(at: datetime) -> World:
     world = World()
     _parties(world, at)
@@ -133,14 +148,14 @@ def _build(at: datetime) -> World:
     serials = print_runs.serials_of(run)
     consumer = Actor("consumer:demo", "consumer")
     # 1: the whole life, reviewed by the person who signed for it.
-    item, opening = _sell(world, serials[0], "DD20261128001")
+    item, opening = _sell(world, serials[0], ORDERS[1])
     salt, value = opening.split(":", 1)
     with writing() as w:
         trace.record_event(w, consumer, "review", item | {"rating": 5, "text": "水质清甜，物流很快"},
                            proof=Opening(salt, value))
     world.items[serials[0]] = "完整流程：上架、售出、支付、发货、配送、签收、评价"
     # 2: an upheld complaint, paid in advance by the platform's fund.
-    item, opening = _sell(world, serials[1], "DD20261128002")
+    item, opening = _sell(world, serials[1], ORDERS[2])
     salt, value = opening.split(":", 1)
     platform = world.actor("platform")
     with writing() as w:
@@ -213,6 +228,8 @@ def load(base_url: str | None) -> None:
     click.echo(f"# labels (printable sheet: {pdf})")
     for serial in print_runs.serials_of(run):
         click.echo(f"#  {serial}: {world.items.get(serial, _story(serial))}")
+        if int(serial) in ORDERS:
+            click.echo(f"#  receipt code (签收码) for review/complaint: {receipt_code(ORDERS[int(serial)])}")
         click.echo(sign_label(GTIN, LOT, serial, key, expiry=expiry).uri(base))
     click.echo("# API tokens, one per role (send as 'Authorization: Bearer <token>')")
     for role in ROLES:
