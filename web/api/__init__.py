@@ -9,7 +9,7 @@ __all__ = ["init_app"]
 
 def init_app(app: Flask) -> None:
     """Import the API's view modules (they register on the blueprint) and register it."""
-    from web.api import credit, docs, trace  # noqa: F401  (they register their routes)
+    from web.api import credit, credit_actions, docs, labels, trace  # noqa: F401  (routes)
     from web.api.spec import bp
 
     app.register_blueprint(bp)
