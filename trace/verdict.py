@@ -15,7 +15,6 @@ plus that code.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,8 +26,9 @@ from labels.digital_link import DigitalLink, parse_digital_link
 from labels.errors import LabelError
 from labels.keys import LabelKeyring
 from labels.signing import verify_label
-from ledger import merkle, note, store
+from ledger import merkle, note
 from ledger.errors import LedgerError
+from ledger.verify import verify_subject
 from trace import queries, scans
 from trace.identifiers import item_subject
 
@@ -69,24 +69,13 @@ def _check_chain(session: Session, subject: str, history: queries.History,
     checkpoint = note.verify_checkpoint(history.checkpoint, log_keys, origin)
     if (checkpoint.size, checkpoint.root_hash) != (history.tree_size, history.root):
         raise LedgerError("the proofs are not against the signed checkpoint")
-    for event in history.events:
+    for event in history.events:  # batch- and unit-level events reach the item too
         merkle.verify_inclusion(event.leaf_hash, event.index, history.tree_size, event.proof,
                                 history.root)
-    previous: bytes | None = None
-    for row in store.entries_of(session, subject):
-        prev = row.data and _prev_of(row.data)
-        if prev != previous:
-            raise LedgerError(f"entry {row.idx}: the item's hash chain is broken")
-        if merkle.leaf_hash(row.data) != row.leaf_hash:
-            raise LedgerError(f"entry {row.idx}: entry bytes do not match their hash")
-        previous = row.leaf_hash
-
-
-def _prev_of(data: bytes) -> bytes | None:
-    import json
-
-    value = json.loads(data)["prev"]
-    return base64.b64decode(value) if value is not None else None
+    report = verify_subject(session, subject, log_keys, origin, earlier=0)
+    problems = [p for stage in report.stages for p in stage.problems]
+    if problems:
+        raise LedgerError(problems[0])
 
 
 def verify_scan(

@@ -62,12 +62,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFProtect
 
-    from web import api, cli, health, ledger_views, scan, wellknown
+    from web import api, cli, console, health, ledger_views, scan, wellknown
 
     app.register_blueprint(health.bp)
     app.register_blueprint(ledger_views.bp)
     app.register_blueprint(wellknown.bp)
     app.register_blueprint(scan.bp)
+    app.register_blueprint(console.bp)
     api.init_app(app)
     csrf = CSRFProtect(app)
     csrf.exempt(api.spec.bp)  # bearer tokens, no cookies: nothing for a forged form to ride on

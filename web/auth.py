@@ -15,6 +15,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import g, request
+from werkzeug.security import check_password_hash, generate_password_hash
 from sqlalchemy import DateTime, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -23,7 +24,8 @@ from ledger.base import Base
 from web.db import get_session
 from web.errors import AuthError, ForbiddenError
 
-__all__ = ["ApiToken", "issue_token", "revoke_tokens", "current_actor", "require_roles"]
+__all__ = ["ApiToken", "ConsoleAccount", "issue_token", "revoke_tokens", "current_actor",
+           "require_roles", "create_account", "login"]
 
 _PREFIX = "tt_"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,6 +42,49 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ConsoleAccount(Base):
+    """A console login: a username, a password hash (scrypt), and the actor it acts as."""
+
+    __tablename__ = "web_console_accounts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    actor_id: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def create_account(session: Session, username: str, password: str, actor: Actor) -> None:
+    """Create (or reset) a console login for ``actor``.
+
+    :raises ValueError: for an empty username or a password under 10 characters.
+    """
+    if not username or len(username) > 64 or not username.isprintable():
+        raise ValueError("username must be 1 to 64 printable characters")
+    if len(password) < 10:
+        raise ValueError("password must be at least 10 characters")
+    row = session.get(ConsoleAccount, username)
+    if row is None:
+        row = ConsoleAccount(username=username, created_at=datetime.now(timezone.utc))
+        session.add(row)
+    row.password_hash = generate_password_hash(password)
+    row.actor_id, row.role = actor.id, actor.role
+
+
+def login(session: Session, username: str, password: str) -> Actor | None:
+    """Return the account's actor when the password matches, else None (no oracle)."""
+    row = session.get(ConsoleAccount, username[:64])
+    if row is None:
+        check_password_hash(_DUMMY_HASH, password)  # same cost whether or not the user exists
+        return None
+    if not check_password_hash(row.password_hash, password):
+        return None
+    return Actor(row.actor_id, row.role)
+
+
+_DUMMY_HASH = generate_password_hash("not a real password")
 
 
 def _digest(token: str) -> bytes:

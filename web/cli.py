@@ -19,7 +19,7 @@ from trace import identifiers as trace_ids
 from trace import print_runs
 from trace import queries as trace_queries
 from web import migrate, printing
-from web.auth import issue_token, revoke_tokens
+from web.auth import create_account, issue_token, revoke_tokens
 from web.db import get_session
 
 __all__ = ["init_app"]
@@ -28,6 +28,7 @@ db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 ledger_cli = AppGroup("ledger", help="The append-only ledger.")
 tokens_cli = AppGroup("tokens", help="API bearer tokens.")
 labels_cli = AppGroup("labels", help="Signed labels and print runs.")
+accounts_cli = AppGroup("accounts", help="Console logins.")
 
 
 @db_cli.command("upgrade")
@@ -137,6 +138,22 @@ def labels_print(gtin: str | None, lot: str | None, count: int | None, fmt: str,
     click.echo(f"wrote {written} labels of run {run.id} to {out}")
 
 
+@accounts_cli.command("create")
+@click.option("--username", required=True)
+@click.option("--actor", "actor_id", required=True, help="Subject id the login acts for.")
+@click.option("--role", required=True, type=click.Choice(sorted(ROLES - {"system", "consumer"})))
+@click.password_option(help="At least 10 characters (prompted when omitted).")
+def accounts_create(username: str, actor_id: str, role: str, password: str) -> None:
+    """Create (or reset the password of) a console login."""
+    session = get_session()
+    try:
+        create_account(session, username, password, Actor(actor_id, role))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    session.commit()
+    click.echo(f"console login {username} ({role}) ready")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups on ``app``."""
     from web import demo
@@ -145,4 +162,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(labels_cli)
+    app.cli.add_command(accounts_cli)
     app.cli.add_command(demo.demo_cli)

@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     # Header in which the reverse proxy puts the client's coarse city (no address is kept).
     "GEO_CITY_HEADER": "X-Geo-City",
     "JSON_AS_ASCII": False,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,  # set true behind HTTPS
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
 }
 
 
@@ -55,6 +58,7 @@ _ENV: dict[str, Callable[[str], Any]] = {
     "GEO_CITY_HEADER": str,
     "RATELIMIT_STORAGE_URI": str,
     "RATELIMIT_ENABLED": _bool,
+    "SESSION_COOKIE_SECURE": _bool,
 }
 
 

@@ -33,7 +33,7 @@ from trace import label_keys, print_runs, queries, scans, services as trace
 from trace.events import Opening, commit
 from trace.identifiers import item_subject
 from web import printing
-from web.auth import issue_token, revoke_tokens
+from web.auth import create_account, issue_token, revoke_tokens
 from web.db import get_session
 from web.glue import master_key, now, writing
 
@@ -53,6 +53,7 @@ GTIN, LOT = "06901234567892", "SN2026A"  # GS1 China prefix 690; check digit 2
 ADMIN = Actor("operator:demo-admin", "admin")
 ROLES = ("admin", "producer", "platform", "merchant", "logistics", "courier", "inspector")
 _TOKEN_LABEL = "demo"
+DEMO_PASSWORD = "demo-password-2026"  # printed by `flask demo load`: local demo only
 
 
 @dataclass
@@ -236,6 +237,10 @@ def load(base_url: str | None) -> None:
         actor = world.actor(role)
         revoke_tokens(session, actor.id, _TOKEN_LABEL)
         click.echo(f"{role} {issue_token(session, actor, _TOKEN_LABEL)}")
+    click.echo(f"# console logins ({base}/console/login), for local use only")
+    for role in ("producer", "inspector"):
+        create_account(session, f"demo-{role}", DEMO_PASSWORD, world.actor(role))
+        click.echo(f"#  demo-{role} / {DEMO_PASSWORD}")
     session.commit()
 
 
