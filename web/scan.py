@@ -60,8 +60,6 @@ def scan_view(record: bool = True, message: dict[str, str] | None = None,
               status: int = 200) -> tuple[str, int]:
     """Verify the scanned label, record the scan (anonymous, coarse city) and render the page."""
     uri = label_uri().split("#", 1)[0]
-    if "&action=" in uri:
-        uri = uri.split("&action=", 1)[0]
     result = _verdict(uri)
     if record and result.item is not None and result.subject:
         session = get_session()
@@ -97,8 +95,11 @@ def timeline(result: verdict.Verdict) -> list[dict[str, Any]]:
 @bp.get("/01/<path:rest>")
 @limit("scan", per_minute=120)
 def scan(rest: str) -> tuple[str, int]:
-    """Show the scanned label's verdict, origin, journey and credit."""
-    return scan_view()
+    """Show the scanned label's verdict, origin, journey and credit.
+
+    Switching the language reloads the page but is not a new scan.
+    """
+    return scan_view(record="lang" not in request.args)
 
 
 def _opening(field: str) -> Opening:
