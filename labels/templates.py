@@ -13,6 +13,8 @@ EAN-13 3-pixel (0.254 mm, 77 % magnification) bars.
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as _dt
 import functools
 import io
@@ -27,6 +29,7 @@ from labels.fonts import pil_font
 from labels.writers import svg_path
 
 __all__ = [
+    "static_part",
     "LABEL_H_MM",
     "LABEL_W_MM",
     "QR_BOX_MM",
@@ -75,6 +78,14 @@ class LabelContent:
         if self.barcode not in ("ean13", "upca", "none"):
             raise SymbolError(f"label barcode must be ean13, upca or none, got {self.barcode!r}")
 
+
+
+def static_part(content: LabelContent) -> LabelContent:
+    """Return ``content`` without what changes from label to label (URI and serial).
+
+    Every label of a batch shares this part, so writers lay it out once per batch.
+    """
+    return dataclasses.replace(content, uri="", serial="")
 
 @dataclass(frozen=True)
 class Modules:
@@ -191,17 +202,7 @@ def layout_label(content: LabelContent, *, dpi: int = 300) -> LabelLayout:
     m = _px_mm(mod_px, dpi)
     serial, s = _fit(content.serial, SERIAL_VALUE[2], LABEL_W_MM - _SERIAL_VALUE_X - 0.5, 1.6)
     dynamic = (Modules(4 * m, 4 * m, m, qr.rows), Text(_SERIAL_VALUE_X, _SERIAL_Y, s, serial))
-    static_content = LabelContent(
-        "",
-        content.gtin,
-        content.lot,
-        "",
-        content.product_name,
-        content.producer,
-        content.production,
-        content.expiry,
-        content.barcode,
-    )
+    static_content = static_part(content)
     return LabelLayout(static_content, static_layout(static_content, dpi), dynamic)
 
 

@@ -29,6 +29,7 @@ from typing import BinaryIO
 from labels import symbols
 from labels.errors import SymbolError
 from labels.templates import (
+    static_part,
     LABEL_H_MM,
     LABEL_W_MM,
     QR_BOX_MM,
@@ -93,17 +94,7 @@ def format_zpl(
     ]
     parts.append(f"^FO{4 * mag},{4 * mag}^BQN,2,{mag}^FN1^FS")
     hrt = {content.gtin[1:], content.gtin[2:]}  # printed by the printer under its barcode
-    static = LabelContent(
-        "",
-        content.gtin,
-        content.lot,
-        "",
-        content.product_name,
-        content.producer,
-        content.production,
-        content.expiry,
-        content.barcode,
-    )
+    static = static_part(content)
     for it in static_layout(static, dpi):
         if isinstance(it, Modules):
             parts.append(_barcode(it, content, dpmm))
