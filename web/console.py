@@ -12,8 +12,8 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template,
-                   request, send_file, session, url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect,
+                   render_template, request, send_file, session, url_for)
 from sqlalchemy import or_, select
 
 from credit import disclosure, lists
@@ -166,9 +166,9 @@ def print_run_progress(run_id: str) -> Response:
     run = print_runs.get_run(get_session(), run_id)
     if run.producer != g.console_actor.id and g.console_actor.role != "admin":
         abort(403)
-    done = run.count if run.rendered_at else _RUNNING.get(run_id)
-    return Response(f'{{"done": {done if done is not None else "null"}, "count": {run.count}}}',
-                    mimetype="application/json")
+    finished = run.rendered_at is not None  # the file is complete and renamed into place
+    done = run.count if finished else _RUNNING.get(run_id)
+    return jsonify(done=done, count=run.count, finished=finished)
 
 
 @bp.get("/producer/print-runs/<run_id>/file")

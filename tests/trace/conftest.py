@@ -163,18 +163,12 @@ def deliver(tx: Tx, serial: str, signer_commitment: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def shared_epcis() -> Path:
-    """Locate the GS1 EPCIS files in the shared folder next to the repository (never copied in)."""
-    folder = REPO.parent / "shared" / "standards" / "epcis"
-    if not (folder / "EPCIS-JSON-Schema.json").is_file():
-        pytest.fail(
-            f"GS1 EPCIS files not found at {folder}: the repository's parent must hold "
-            "shared/standards/epcis (see shared/standards/epcis/README.md)"
-        )
-    return folder
+def examples() -> Path:
+    """GS1's EPCIS 2.0 example documents, copied unchanged into tests/vectors/epcis."""
+    return REPO / "tests" / "vectors" / "epcis"
 
 
 @pytest.fixture(scope="session")
-def epcis_schema(shared_epcis: Path) -> EpcisSchema:
-    """The EPCIS 2.0 JSON schema with format checks."""
-    return EpcisSchema.from_file(shared_epcis / "EPCIS-JSON-Schema.json")
+def epcis_schema() -> EpcisSchema:
+    """The EPCIS 2.0 JSON schema with format checks (GS1's, shipped in trace/standards)."""
+    return EpcisSchema.packaged()

@@ -47,8 +47,8 @@ EXAMPLES = (
 
 
 def example(folder: Path, name: str) -> dict[str, Any]:
-    """Read one of GS1's example documents from the shared folder."""
-    data: dict[str, Any] = json.loads((folder / "examples" / name).read_text(encoding="utf-8"))
+    """Read one of GS1's example documents (tests/vectors/epcis)."""
+    data: dict[str, Any] = json.loads((folder / name).read_text(encoding="utf-8"))
     return data
 
 
@@ -115,9 +115,9 @@ def test_epc_uris_convert_to_canonical_digital_links(urn: str, link: str) -> Non
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_gs1_examples_are_valid_against_the_schema(
-    shared_epcis: Path, epcis_schema: EpcisSchema, name: str
+    examples: Path, epcis_schema: EpcisSchema, name: str
 ) -> None:
-    assert epcis_schema.problems(example(shared_epcis, name)) == []
+    assert epcis_schema.problems(example(examples, name)) == []
 
 
 def full_life(tx: Tx, buyer: Buyer) -> None:
@@ -265,13 +265,13 @@ def test_the_gs1_examples_are_captured_then_recaptured_idempotently(
     tx: Tx,
     db_session: Session,
     size: Callable[[], int],
-    shared_epcis: Path,
+    examples: Path,
     epcis_schema: EpcisSchema,
 ) -> None:
     hashes: list[str] = []
     for name in EXAMPLES:
         with tx() as w:
-            result = capture(w, LOGISTICS, example(shared_epcis, name), schema=epcis_schema)
+            result = capture(w, LOGISTICS, example(examples, name), schema=epcis_schema)
         assert [c.status for c in result.events] == ["captured"] * len(result.events)
         hashes += [c.event_hash for c in result.events]
     assert len(hashes) == len(set(hashes)) == 6
@@ -279,7 +279,7 @@ def test_the_gs1_examples_are_captured_then_recaptured_idempotently(
     for name in EXAMPLES:
         with tx() as w:
             again = capture(
-                w, LOGISTICS, (shared_epcis / "examples" / name).read_bytes(), schema=epcis_schema
+                w, LOGISTICS, (examples / name).read_bytes(), schema=epcis_schema
             )
         assert again.captured == [] and len(again.duplicates) == len(again.events)
     assert size() == before
@@ -330,9 +330,9 @@ def test_a_captured_aggregation_feeds_where_used(
 
 
 def test_an_error_declaration_corrects_the_captured_event(
-    tx: Tx, db_session: Session, shared_epcis: Path, epcis_schema: EpcisSchema
+    tx: Tx, db_session: Session, examples: Path, epcis_schema: EpcisSchema
 ) -> None:
-    doc = example(shared_epcis, "Example_9.6.2-ObjectEvent.jsonld")
+    doc = example(examples, "Example_9.6.2-ObjectEvent.jsonld")
     with tx() as w:
         first = capture(w, LOGISTICS, doc, schema=epcis_schema).events[0]
     declared = copy.deepcopy(doc)
@@ -356,10 +356,10 @@ def test_a_schema_invalid_document_is_refused_whole_with_every_problem(
     tx: Tx,
     db_session: Session,
     size: Callable[[], int],
-    shared_epcis: Path,
+    examples: Path,
     epcis_schema: EpcisSchema,
 ) -> None:
-    doc = example(shared_epcis, "Example_9.6.1-ObjectEvent.jsonld")
+    doc = example(examples, "Example_9.6.1-ObjectEvent.jsonld")
     doc["epcisBody"]["eventList"][1]["action"] = "UPDATE"
     del doc["epcisBody"]["eventList"][1]["eventTimeZoneOffset"]
     before = size()
@@ -393,9 +393,9 @@ def test_malformed_documents_are_refused(
 
 
 def test_consumers_and_couriers_cannot_capture(
-    tx: Tx, shared_epcis: Path, epcis_schema: EpcisSchema
+    tx: Tx, examples: Path, epcis_schema: EpcisSchema
 ) -> None:
     for actor in (CONSUMER, COURIER):
         with pytest.raises(ForbiddenRole):
             with tx() as w:
-                capture(w, actor, example(shared_epcis, EXAMPLES[0]), schema=epcis_schema)
+                capture(w, actor, example(examples, EXAMPLES[0]), schema=epcis_schema)

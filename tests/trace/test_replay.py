@@ -45,7 +45,7 @@ def test_replay_rebuilds_every_trace_table_identically(
     runner: FlaskCliRunner,
     stocked: list[str],
     buyer: Buyer,
-    shared_epcis: Path,
+    examples: Path,
     epcis_schema: EpcisSchema,
 ) -> None:
     signer_commitment, signer_opening = commit("signer")
@@ -109,7 +109,7 @@ def test_replay_rebuilds_every_trace_table_identically(
             capture(
                 w,
                 LOGISTICS,
-                json.loads((shared_epcis / "examples" / name).read_text()),
+                json.loads((examples / name).read_text()),
                 schema=epcis_schema,
             )
     before = snapshot(db_session)

@@ -18,7 +18,7 @@ from trace.events import commit
 from web.auth import issue_token
 
 GTIN = "06901234567892"
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "standards" / "epcis" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "vectors" / "epcis"
 
 
 @pytest.fixture
