@@ -105,8 +105,10 @@ def tokens_revoke(actor_id: str) -> None:
 @click.option("--format", "fmt", required=True, type=click.Choice(sorted(RUN_WRITERS)))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--resume", "resume", default=None, help="Render an earlier run again (its id).")
+@click.option("--pins", "pins_out", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Also issue scratch-off PINs and write them to this CSV (new runs only).")
 def labels_print(gtin: str | None, lot: str | None, count: int | None, fmt: str, out: Path,
-                 resume: str | None) -> None:
+                 resume: str | None, pins_out: Path | None) -> None:
     """Reserve serials, record their production, sign and render them to a file.
 
     An interrupted run is finished with --resume RUN_ID: the same serials are
@@ -115,6 +117,9 @@ def labels_print(gtin: str | None, lot: str | None, count: int | None, fmt: str,
     session = get_session()
     try:
         if resume:
+            if pins_out:
+                raise click.UsageError("--pins only with a new run: PINs are issued once and "
+                                       "only their hashes are kept")
             run = print_runs.get_run(session, resume)
         else:
             if not (gtin and lot and count):
@@ -122,7 +127,8 @@ def labels_print(gtin: str | None, lot: str | None, count: int | None, fmt: str,
             product = trace_queries.find_product(session, trace_ids.gtin(gtin))
             if product is None:
                 raise click.ClickException(f"unknown product {gtin}")
-            run = printing.reserve(Actor(product["producer"], "producer"), gtin, lot, count)
+            run = printing.reserve(Actor(product["producer"], "producer"), gtin, lot, count,
+                                   pins_out)
             click.echo(f"print run {run.id}: serials {print_runs.serials_of(run)[0]} .. "
                        f"{print_runs.serials_of(run)[-1]} recorded in the ledger", err=True)
         with click.progressbar(length=run.count, label=f"rendering {fmt}", file=sys.stderr) as bar:

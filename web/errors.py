@@ -93,6 +93,10 @@ _HTTP_TITLES: dict[int, tuple[str, str, str]] = {
     500: ("internal", "服务器内部错误", "Internal server error"),
 }
 
+# Scripts and styles only from this origin (inline style attributes allowed; no inline
+# script), no framing, forms post only here.
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _PROBLEM_PREFIXES = ("/api/", "/ledger/", "/.well-known/", "/healthz", "/readyz")
 
@@ -196,6 +200,7 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", _CSP)
         return response
 
     app.register_error_handler(DomainError, _domain_error)

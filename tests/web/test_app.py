@@ -103,3 +103,5 @@ def test_security_headers_are_set(client: FlaskClient) -> None:
     headers = client.get("/healthz").headers
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]

@@ -118,3 +118,32 @@ def test_bad_print_requests_exit_non_zero_with_a_message(
     assert result.exit_code != 0
     assert message in result.output
     assert _serialisations(db_session) == 0
+
+
+def test_print_with_pins_writes_them_once_and_stores_only_hashes(
+    app: Flask, runner: FlaskCliRunner, batch: None, db_session: Session, tmp_path: Path
+) -> None:
+    import csv
+
+    from trace import pins
+    from trace.identifiers import item_subject
+
+    pin_file = tmp_path / "pins.csv"
+    result = runner.invoke(args=["labels", "print", "--gtin", GTIN, "--lot", LOT, "--count", "3",
+                                 "--format", "zpl", "--out", str(tmp_path / "l.zpl"),
+                                 "--pins", str(pin_file)])
+    assert result.exit_code == 0, result.output
+    assert pin_file.stat().st_mode & 0o777 == 0o600
+    with pin_file.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["serial"] for r in rows] == ["0000000001", "0000000002", "0000000003"]
+    subject = item_subject(GTIN, LOT, rows[0]["serial"])
+    checked = pins.check_pin(db_session, subject, rows[0]["pin"], app.config["MASTER_KEY"],
+                             datetime.now(timezone.utc), "test-client")
+    assert checked.status == "first_use"
+    if app.extensions["engine"].dialect.name == "sqlite":
+        raw = Path(app.extensions["engine"].url.database).read_bytes()
+        assert all(r["pin"].encode() not in raw for r in rows)
+    resumed = runner.invoke(args=["labels", "print", "--resume", "x", "--format", "zpl",
+                                  "--out", str(tmp_path / "m.zpl"), "--pins", str(pin_file)])
+    assert resumed.exit_code != 0 and "only with a new run" in resumed.output
