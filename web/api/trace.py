@@ -147,6 +147,14 @@ def recall_scope(gtin: str, lot: str) -> Response:
 
 @operation("/epcis/capture", "POST", tag="epcis", status=201,
            roles=("producer", "platform", "merchant", "logistics", "inspector"),
+           published_body=("application/ld+json", {
+               "type": "object", "required": ["type", "schemaVersion", "epcisBody"],
+               "properties": {"type": {"const": "EPCISDocument"},
+                              "schemaVersion": {"type": "string"},
+                              "creationDate": {"type": "string"},
+                              "epcisBody": {"type": "object"}},
+               "description": "An EPCIS 2.0 JSON-LD document, validated whole against "
+                              "GS1's EPCIS 2.0 JSON schema"}),
            summary="Capture an EPCIS 2.0 JSON-LD document (GS1 REST binding)")
 def epcis_capture_document() -> tuple[Response, int]:
     """Validate the document whole, then append its new events (idempotent by event hash)."""
