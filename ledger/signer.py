@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ledger import note
 from ledger.errors import SequencerError
@@ -55,7 +55,7 @@ class LogSigner:
     def __init__(self, origin: str, key: note.NoteSigner, state_path: Path | None) -> None:
         self.origin = origin
         self.key = key
-        self._state_path = state_path
+        self._state = _StateFile(state_path) if state_path is not None else None
 
     @classmethod
     def from_instance(cls, instance_path: str | Path, origin: str) -> LogSigner:
@@ -74,10 +74,10 @@ class LogSigner:
 
     def last_signed(self) -> tuple[int, bytes] | None:
         """Return the size and root of the last checkpoint this signer signed, if any."""
-        if self._state_path is None or not self._state_path.exists():
+        if self._state is None:
             return None
-        state = json.loads(self._state_path.read_text())
-        if state.get("origin") != self.origin:
+        state = self._state.read()
+        if state is None or state.get("origin") != self.origin:
             return None
         return int(state["size"]), base64.b64decode(state["root"])
 
@@ -113,16 +113,56 @@ class LogSigner:
 
     def remember(self, size: int, root: bytes) -> None:
         """Record (``size``, ``root``) as last signed, unless a larger one is recorded."""
-        if self._state_path is None:
-            return
-        lock = self._state_path.with_suffix(".lock")
-        with open(lock, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            last = self.last_signed()
-            if last is not None and last[0] >= size:
+        if self._state is not None:
+            self._state.write_if_larger(self.origin, size, root)
+
+
+class _StateFile:
+    """The signer's record of its last checkpoint: one fixed-size JSON record, updated in place.
+
+    Writers take an exclusive ``flock`` and readers a shared one, so a record is never
+    read half-written; updating in place (no rename per commit) keeps an append cheap.
+    """
+
+    RECORD = 512
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _handle(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # not shared across fork()
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def _load(self, fd: int) -> dict[str, Any] | None:
+        data = os.pread(fd, self.RECORD * 2, 0).strip(b" \n\0")
+        return json.loads(data) if data else None
+
+    def read(self) -> dict[str, Any] | None:
+        """Return the recorded state (None before the first checkpoint)."""
+        fd = self._handle()
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            return self._load(fd)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def write_if_larger(self, origin: str, size: int, root: bytes) -> None:
+        """Record a checkpoint unless one at least as large is recorded already."""
+        fd = self._handle()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            current = self._load(fd)
+            if current is not None and current.get("origin") == origin and current["size"] >= size:
                 return
-            tmp = self._state_path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({
-                "origin": self.origin, "size": size, "root": base64.b64encode(root).decode(),
-            }))
-            os.replace(tmp, self._state_path)
+            record = json.dumps({"origin": origin, "size": size,
+                                 "root": base64.b64encode(root).decode()}).encode()
+            if len(record) > self.RECORD:
+                raise SequencerError("log origin too long for the signer's state record")
+            os.pwrite(fd, record.ljust(self.RECORD) + b"\n", 0)
+            os.ftruncate(fd, self.RECORD + 1)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)

@@ -1,0 +1,163 @@
+"""Single-request ledger appends through the HTTP API, under gunicorn on this machine.
+
+Each request is one ``POST /api/v1/serials`` with one new serial: one authenticated
+request, one rule check, one ledger entry (its own write transaction, tiles, chain
+head and signed checkpoint), one projection row.  Prints appends/s and latency.
+
+    python bench/api_append_bench.py                    # SQLite, 3,000 requests
+    python bench/api_append_bench.py --pg-url postgresql+psycopg://postgres@127.0.0.1/test
+
+Traffic goes to 127.0.0.1 only; the request count and the time are bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = 500.0  # appends/s (issue: single-request appends through the HTTP API)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _prepare(env: dict[str, str]) -> str:
+    """Migrate, load the demo world and return the producer's token."""
+    flask = [str(Path(sys.executable).parent / "flask"), "--app", "wsgi"]
+    subprocess.run(flask + ["db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    out = subprocess.run(flask + ["demo", "load"], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return next(line.split()[1] for line in out.splitlines() if line.startswith("producer "))
+
+
+def _client(port: int, token: str, jobs: list[str], latencies: list[float],
+            errors: list[str], deadline: float) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    while jobs and time.monotonic() < deadline:
+        try:
+            serial = jobs.pop()
+        except IndexError:
+            return
+        body = json.dumps({"gtin": "06901234567892", "lot": "SN2026A", "serials": [serial]})
+        start = time.perf_counter()
+        conn.request("POST", "/api/v1/serials", body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - start)
+        if response.status != 201:
+            errors.append(f"{response.status}")
+
+
+def _own_database(admin_url: str) -> tuple[str, str]:
+    """Create a database of our own on the server of ``admin_url``; return its URL and name."""
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"bench_append_{secrets.token_hex(4)}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def run(db_url: str | None, requests: int, clients: int, workers: int) -> dict[str, float]:
+    """Serve the app with gunicorn and append ``requests`` entries over HTTP."""
+    if db_url is not None:
+        own, name = _own_database(db_url)
+        try:
+            return _run(own, requests, clients, workers)
+        finally:
+            _drop_database(db_url, name)
+    return _run(None, requests, clients, workers)
+
+
+def _run(db_url: str | None, requests: int, clients: int, workers: int) -> dict[str, float]:
+    folder = Path(tempfile.mkdtemp(prefix="append-bench-"))
+    env = dict(os.environ, INSTANCE_PATH=str(folder / "instance"), LOG_LEVEL="WARNING",
+               RATELIMIT_ENABLED="false")
+    env["DATABASE_URL"] = db_url or f"sqlite:///{folder / 'bench.db'}"
+    token = _prepare(env)
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers),
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+        cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        jobs = [f"B{secrets.token_hex(4)}{i:07d}" for i in range(requests)]
+        latencies: list[float] = []
+        errors: list[str] = []
+        deadline = time.monotonic() + 300
+        threads = [threading.Thread(target=_client, args=(port, token, jobs, latencies, errors,
+                                                          deadline)) for _ in range(clients)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - start
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
+    latencies.sort()
+    return {"requests": len(latencies), "errors": len(errors), "rate": len(latencies) / elapsed,
+            "p50": statistics.median(latencies) * 1000,
+            "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg-url", default=None,
+                        help="PostgreSQL URL; a database of our own is created there and dropped")
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    targets = [("SQLite", None)] + ([("PostgreSQL", args.pg_url)] if args.pg_url else [])
+    print(f"{'database':<11} {'requests':>8} {'errors':>6} {'appends/s':>10} {'p50 ms':>7} "
+          f"{'p99 ms':>7}  target >= {TARGET:.0f}/s")
+    for name, url in targets:
+        r = run(url, args.requests, args.clients, args.workers)
+        met = "met" if r["rate"] >= TARGET and not r["errors"] else "NOT met"
+        print(f"{name:<11} {r['requests']:>8.0f} {r['errors']:>6.0f} {r['rate']:>10.0f} "
+              f"{r['p50']:>7.1f} {r['p99']:>7.1f}  {met}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
