@@ -14,7 +14,7 @@ A run is two steps with different failure modes:
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
 from sqlalchemy import DateTime, Integer, String, select
@@ -72,7 +72,8 @@ def serials_of(run: PrintRun) -> list[str]:
 
 
 def reserve_run(writer: LogWriter, actor: Actor, *, gtin: str, lot: str, count: int,
-                now: datetime, prefix: str = "") -> PrintRun:
+                now: datetime, prefix: str = "",
+                progress: Callable[[int], None] | None = None) -> PrintRun:
     """Reserve ``count`` new serials of a batch and record their production (one transaction).
 
     :raises BadEvent: for a count outside 1..MAX_RUN or a prefix that is not 0-8 letters/digits.
@@ -91,7 +92,7 @@ def reserve_run(writer: LogWriter, actor: Actor, *, gtin: str, lot: str, count: 
     run = PrintRun(id=secrets.token_hex(6), gtin=gtin14, lot=lot_, producer="",
                    first_no=counter.next_no, count=count, prefix=prefix, created_at=now)
     services.serialise_items(writer, actor, gtin=gtin14, lot=lot_, serials=serials_of(run),
-                             at=now)
+                             at=now, progress=progress)
     batch = queries.find_batch(session, gtin14, lot_)
     assert batch is not None  # serialise_items refused an unknown batch
     run.producer = batch["producer"]

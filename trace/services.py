@@ -17,7 +17,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -115,8 +115,12 @@ def serialise_items(
     lot: str,
     serials: Sequence[str],
     at: datetime | str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> range:
     """Serialise many items of a batch at once; return the range of their ledger indexes.
+
+    ``progress``, if given, is called with the number of items appended so far after
+    each chunk (for a progress bar; everything still commits or rolls back together).
 
     One ``trace.serialisation`` entry per item (an EPCIS commissioning event),
     appended in chunks of 10,000 and projected with bulk inserts.
@@ -156,6 +160,8 @@ def serialise_items(
     start = writer.size
     for i in range(0, len(entries), _CHUNK):
         apply_appended(session, writer.append(entries[i : i + _CHUNK]))
+        if progress is not None:
+            progress(min(i + _CHUNK, len(entries)))
     return range(start, start + len(entries))
 
 

@@ -127,8 +127,16 @@ def labels_print(gtin: str | None, lot: str | None, count: int | None, fmt: str,
             product = trace_queries.find_product(session, trace_ids.gtin(gtin))
             if product is None:
                 raise click.ClickException(f"unknown product {gtin}")
-            run = printing.reserve(Actor(product["producer"], "producer"), gtin, lot, count,
-                                   pins_out)
+            with click.progressbar(length=count, label="recording serials in the ledger",
+                                   file=sys.stderr) as bar:
+                recorded = [0]
+
+                def advance_reservation(n: int) -> None:
+                    bar.update(n - recorded[0])
+                    recorded[0] = n
+
+                run = printing.reserve(Actor(product["producer"], "producer"), gtin, lot,
+                                       count, pins_out, advance_reservation)
             click.echo(f"print run {run.id}: serials {print_runs.serials_of(run)[0]} .. "
                        f"{print_runs.serials_of(run)[-1]} recorded in the ledger", err=True)
         with click.progressbar(length=run.count, label=f"rendering {fmt}", file=sys.stderr) as bar:

@@ -30,8 +30,8 @@ def producer_name(producer: str) -> str:
         return producer
 
 
-def reserve(actor: Actor, gtin: str, lot: str, count: int,
-            pins_out: Path | None = None) -> print_runs.PrintRun:
+def reserve(actor: Actor, gtin: str, lot: str, count: int, pins_out: Path | None = None,
+            progress: Callable[[int], None] | None = None) -> print_runs.PrintRun:
     """Reserve serials and record their production; create the producer's label key if needed.
 
     With ``pins_out``, every item also gets a scratch-off PIN (only its keyed hash is
@@ -42,7 +42,7 @@ def reserve(actor: Actor, gtin: str, lot: str, count: int,
     try:
         with writing() as writer:
             run = print_runs.reserve_run(writer, actor, gtin=gtin, lot=lot, count=count,
-                                         now=now())
+                                         now=now(), progress=progress)
             try:
                 label_keys.signing_key(writer.session, run.producer, master_key())
             except label_keys.LabelKeyError:
