@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,12 +37,11 @@ from ledger.entry import MAX_ENTRY_SIZE
 from ledger.models import LogEntry
 from ledger.sequencer import LogWriter, NewEntry
 from trace import identifiers as ids
-from trace import queries as q
 from trace.epcis import NS, EpcisSchema
 from trace.epcis_hash import CBV, canonical_id, cbv_term, event_hash
 from trace.errors import EpcisInvalid, ForbiddenRole
 from trace.events import event_time, ledger_kind
-from trace.models import EPCIS_EVENTS
+from trace.models import EPCIS_EVENTS, ITEMS
 from trace.projection import apply_appended
 
 __all__ = ["CAPTURED_AS", "CAPTURE_ROLES", "Captured", "CaptureResult", "capture"]
@@ -73,6 +72,7 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 _OBJECT_LISTS = ("epcList", "inputEPCList", "outputEPCList", "childEPCs")
 _CLASS_LISTS = ("quantityList", "inputQuantityList", "outputQuantityList", "childQuantityList")
 _Object = tuple[str | None, str | None, str | None, str | None]  # gtin, lot, serial, sscc
+_LOT_CHUNK = 500  # serials per IN list when looking up the lots of SGTIN URNs
 
 
 @dataclass(frozen=True)
@@ -155,39 +155,104 @@ def _mapped(event: Mapping[str, Any]) -> str:
     return kind
 
 
-def _object(session: Session, uri: str) -> _Object | None:
-    """Return what an EPC or EPC class names among our identifiers, if anything."""
-    canonical = canonical_id(uri)
-    if not canonical.startswith(CANONICAL_BASE + "/"):
-        return None
-    try:
-        link = parse_digital_link(uri if uri.startswith("http") else canonical)
-    except LabelError:
-        return None
-    if link.key_ai == "00":
-        return None, None, None, link.key
-    if link.key_ai != "01":
-        return None
-    lot, serial = link.lot, link.serial
-    if serial is not None and lot is None:  # an SGTIN has no lot: take ours when we know the item
-        item = q.find_item(session, link.key, None, serial)
-        lot = item["lot"] if item is not None else None
-    return link.key, lot, serial, None
+class _Resolver:
+    """What the EPCs of one document name, each identifier parsed once per document.
+
+    ``canonical_id`` and the Digital-Link parse are remembered per URI (an EPC is
+    often named by several events of a document), and the lots of SGTIN URNs (which
+    carry none) are read for the whole document by :meth:`load_lots` in one ``IN``
+    query per GTIN, rather than one ``find_item`` per EPC.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._canonical: dict[str, str] = {}
+        self._links: dict[str, Any] = {}
+        self._lots: dict[tuple[str, str], str | None] = {}
+
+    def canonical(self, uri: str) -> str:
+        value = self._canonical.get(uri)
+        if value is None:
+            value = self._canonical[uri] = canonical_id(uri)
+        return value
+
+    def link(self, uri: str) -> Any:
+        """Return the parsed Digital Link of an EPC in our namespace, or None."""
+        if uri in self._links:
+            return self._links[uri]
+        link = None
+        if uri.startswith(("http://", "https://")) and uri == uri.strip():
+            # canonical_id would parse it too, and the result is ours exactly when it parses
+            try:
+                link = parse_digital_link(uri)
+            except LabelError:
+                link = None
+        elif (canonical := self.canonical(uri)).startswith(CANONICAL_BASE + "/"):
+            try:
+                link = parse_digital_link(uri if uri.startswith("http") else canonical)
+            except LabelError:
+                link = None
+        self._links[uri] = link
+        return link
+
+    def load_lots(self, uris: Iterable[str]) -> None:
+        """Read, in one query per GTIN, the lots of the items named without one."""
+        wanted: dict[str, set[str]] = {}
+        for uri in uris:
+            link = self.link(uri)
+            if (
+                link is not None and link.key_ai == "01" and link.serial is not None
+                and link.lot is None and (link.key, link.serial) not in self._lots
+            ):
+                wanted.setdefault(link.key, set()).add(link.serial)
+        t = ITEMS.c
+        for gtin, serials in wanted.items():
+            ordered = sorted(serials)
+            for i in range(0, len(ordered), _LOT_CHUNK):
+                chunk = ordered[i : i + _LOT_CHUNK]
+                for serial in chunk:
+                    self._lots[(gtin, serial)] = None
+                rows = self.session.execute(
+                    select(t.serial, t.lot).where(t.gtin == gtin, t.serial.in_(chunk))
+                )
+                for serial, lot in rows:
+                    self._lots[(gtin, serial)] = lot
+
+    def object(self, uri: str) -> _Object | None:
+        """Return what an EPC or EPC class names among our identifiers, if anything."""
+        link = self.link(uri)
+        if link is None:
+            return None
+        if link.key_ai == "00":
+            return None, None, None, link.key
+        if link.key_ai != "01":
+            return None
+        lot, serial = link.lot, link.serial
+        if serial is not None and lot is None:  # an SGTIN has no lot: ours, if we know the item
+            key = (link.key, serial)
+            if key not in self._lots:
+                self.load_lots([uri])
+            lot = self._lots[key]
+        return link.key, lot, serial, None
 
 
-def _objects(session: Session, event: Mapping[str, Any]) -> list[_Object]:
-    found: list[_Object] = []
+def _uris(event: Mapping[str, Any]) -> list[str]:
     uris = [event["parentID"]] if "parentID" in event else []
     uris += [u for name in _OBJECT_LISTS for u in event.get(name, [])]
     uris += [qe["epcClass"] for name in _CLASS_LISTS for qe in event.get(name, [])]
-    for uri in uris:
-        obj = _object(session, uri)
+    return uris
+
+
+def _objects(resolver: _Resolver, event: Mapping[str, Any]) -> list[_Object]:
+    found: list[_Object] = []
+    for uri in _uris(event):
+        obj = resolver.object(uri)
         if obj is not None and obj not in found:
             found.append(obj)
     return found
 
 
-def _subject(objects: list[_Object], event: Mapping[str, Any]) -> str:
+def _subject(resolver: _Resolver, objects: list[_Object], event: Mapping[str, Any]) -> str:
     for gtin, lot, serial, sscc in objects:
         if sscc is not None:
             return ids.sscc_subject(sscc)
@@ -196,37 +261,99 @@ def _subject(objects: list[_Object], event: Mapping[str, Any]) -> str:
         if gtin is not None and serial is None:
             return ids.product_subject(gtin)
     first = next((event[k][0] for k in _OBJECT_LISTS if event.get(k)), event.get("parentID"))
-    return ("epcis:" + canonical_id(first))[:200] if first else "epcis:unidentified"
+    return ("epcis:" + resolver.canonical(first))[:200] if first else "epcis:unidentified"
+
+
+_SAFE_INT = 2**53 - 1  # RFC 8785 §3.2.2.3: integers beyond this are refused (IEEE 754 doubles)
+
+
+def _plain(value: Any) -> bool:
+    """Whether C ``json`` writes ``value`` exactly as RFC 8785 does (sorted keys, no spaces).
+
+    True for strings, booleans, None, integers of at most 53 bits, and lists and objects
+    of those whose keys are ASCII (code-point order is then RFC 8785's UTF-16 order).
+    Numbers with a fraction or exponent are not: RFC 8785 writes them as ECMAScript does.
+    """
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -_SAFE_INT <= value <= _SAFE_INT
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return False
+
+
+def _canonical_text(value: Any) -> str:
+    """Return the RFC 8785 text of ``value``, through C ``json`` when that is the same text."""
+    if _plain(value):
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        try:
+            text.encode("utf-8")  # a lone surrogate: let rfc8785 refuse it
+        except UnicodeEncodeError:
+            pass
+        else:
+            return text
+    return rfc8785.dumps(value).decode("utf-8")
+
+
+def _json_string_size(text: str) -> int:
+    """Return the UTF-8 size of ``text`` as an RFC 8785 JSON string, quotes included.
+
+    Only for text that is itself RFC 8785 output: it holds no control characters (those
+    are escaped already), so only ``"`` and ``\\`` gain an escape.
+    """
+    return len(text.encode("utf-8")) + text.count('"') + text.count("\\") + 2
+
+
+def _body_size(body: Mapping[str, Any], texts: tuple[str, ...]) -> int:
+    """Return ``len(rfc8785.dumps(body))`` without serialising its big text members again.
+
+    The rest of the body holds only strings, lists of strings and None, which the C
+    ``json`` encoder writes as RFC 8785 does but for the order of keys (same length).
+    """
+    rest = {k: v for k, v in body.items() if k not in texts}
+    size = len(json.dumps(rest, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    for key in texts:
+        if key in body:  # ,"key":"..." (rest is never empty: it holds the hash)
+            size += 1 + len(key) + 3 + _json_string_size(body[key])
+    return size
 
 
 def _prepare(
-    session: Session, event: Mapping[str, Any], prefixes: Mapping[str, str], context: list[Any]
+    resolver: _Resolver, event: Mapping[str, Any], prefixes: Mapping[str, str],
+    context_text: str | Exception | None,
 ) -> _Prepared:
     digest = event_hash(event, prefixes)
     when = event_time(datetime.fromisoformat(_FRACTION.sub(r"\1", event["eventTime"])))
-    objects = _objects(session, event)
+    objects = _objects(resolver, event)
     body: dict[str, Any] = {
         "hash": digest,
         "event_type": event["type"],
         "mapped": _mapped(event),
         "objects": [list(o) for o in objects],
-        "event": rfc8785.dumps(dict(event)).decode("utf-8"),
+        "event": _canonical_text(dict(event)),
     }
-    if context:
-        body["context"] = rfc8785.dumps(context).decode("utf-8")
+    if isinstance(context_text, Exception):
+        raise context_text  # the document's context cannot be canonicalised
+    if context_text is not None:
+        body["context"] = context_text
     for key, name in (("action", "action"), ("bizStep", "biz_step")):
         if key in event:
             body[name] = event[key]
-    parent = _object(session, event["parentID"]) if "parentID" in event else None
+    parent = resolver.object(event["parentID"]) if "parentID" in event else None
     if event["type"] == "AggregationEvent" and parent is not None and parent[3] is not None:
         body["parent"] = parent[3]
         body["children"] = [list(o) for o in objects if o != parent]
-    size = len(rfc8785.dumps(body)) + 600  # the envelope around the body
+    size = _body_size(body, ("event", "context")) + 600  # the envelope around the body
     if size > MAX_ENTRY_SIZE:
         raise ValueError(
             f"event is too large for one ledger entry ({size} bytes > {MAX_ENTRY_SIZE}): split it"
         )
-    return _Prepared(digest, when, _subject(objects, event), body, event.get("errorDeclaration"))
+    return _Prepared(
+        digest, when, _subject(resolver, objects, event), body, event.get("errorDeclaration")
+    )
 
 
 def capture(
@@ -253,10 +380,22 @@ def capture(
         raise EpcisInvalid(f"EPCIS document refused: {len(problems)} problem(s)", problems=problems)
     session = writer.session
     prefixes, context = _prefixes(doc.get("@context"))
+    context_text: str | Exception | None = None
+    if context:
+        try:  # serialised once per document, not once per event
+            context_text = rfc8785.dumps(context).decode("utf-8")
+        except rfc8785.CanonicalizationError as exc:
+            context_text = exc
+    resolver = _Resolver(session)
+    events = doc["epcisBody"]["eventList"]
+    try:  # the lots of all SGTIN URNs of the document, read at once
+        resolver.load_lots(u for event in events for u in _uris(event))
+    except (KeyError, TypeError, AttributeError):
+        pass  # a malformed event: _prepare reports it below
     prepared: list[_Prepared] = []
-    for i, event in enumerate(doc["epcisBody"]["eventList"]):
+    for i, event in enumerate(events):
         try:
-            prepared.append(_prepare(session, event, prefixes, context))
+            prepared.append(_prepare(resolver, event, prefixes, context_text))
         except (ValueError, KeyError, TypeError, rfc8785.CanonicalizationError) as exc:
             problems.append(f"epcisBody/eventList/{i}: {exc}")
     if problems:
@@ -270,6 +409,7 @@ def capture(
     }
     entries: list[NewEntry] = []
     outcome: list[tuple[str, str, int | None]] = []  # hash, status, known index
+    seen: set[str] = set()  # hashes captured by this document
     for p in prepared:
         row = known.get(p.hash)
         if row is not None and p.declaration is not None and row.declared_error_idx is None:
@@ -291,11 +431,12 @@ def capture(
                 )
             )
             outcome.append((p.hash, "error_declared", None))
-        elif row is not None or any(h == p.hash for h, _, _ in outcome):
+        elif row is not None or p.hash in seen:
             outcome.append((p.hash, "duplicate", row.idx if row is not None else None))
         else:
             entries.append(NewEntry(ledger_kind("epcis"), p.time, actor.id, p.subject, p.body))
             outcome.append((p.hash, "captured", None))
+            seen.add(p.hash)
     appended = writer.append(entries) if entries else []
     apply_appended(session, appended)
     written = iter(appended)

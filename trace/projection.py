@@ -45,6 +45,7 @@ class _Context:
         self.new: set[_ItemKey] = set()
         self.dirty: set[_ItemKey] = set()
         self.events: list[dict[str, Any]] = []
+        self.epcis: list[dict[str, Any]] = []  # pending trace_epcis_events rows
 
     def item(self, gtin: str, lot: str, serial: str) -> dict[str, Any] | None:
         key = (gtin, lot, serial)
@@ -120,6 +121,9 @@ class _Context:
                 }
                 rows.append(dict(row, k_gtin=key[0], k_lot=key[1], k_serial=key[2]))
             session.execute(stmt, rows)
+        if self.epcis:
+            session.execute(insert(EPCIS_EVENTS), self.epcis)
+            self.epcis = []
         if self.events:
             session.execute(insert(_EVENTS), self.events)
         self.new.clear()
@@ -329,14 +333,14 @@ def _correction(ctx: _Context, entry: ReplayedEntry) -> None:
 
 def _epcis(ctx: _Context, entry: ReplayedEntry) -> None:
     b = entry.envelope["body"]
-    ctx.session.execute(
-        insert(EPCIS_EVENTS).values(
-            event_hash=b["hash"],
-            idx=entry.index,
-            event_type=b["event_type"],
-            biz_step=b.get("biz_step"),
-            declared_error_idx=None,
-        )
+    ctx.epcis.append(  # bulk-inserted at flush
+        {
+            "event_hash": b["hash"],
+            "idx": entry.index,
+            "event_type": b["event_type"],
+            "biz_step": b.get("biz_step"),
+            "declared_error_idx": None,
+        }
     )
     children: list[_Child] = [(c[0], c[1], c[2], c[3]) for c in b.get("children", [])]
     if b.get("parent") and b.get("action") in ("ADD", "DELETE"):

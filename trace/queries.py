@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 
 from ledger.entry import Entry, parse_entry
 from ledger.models import LogEntry
-from ledger.store import inclusion_proof, read_head
+from ledger import merkle
+from ledger.models import Tile
+from ledger.store import TILE_HEIGHT, TILE_WIDTH, TileReader, read_head
 from trace.errors import NotFound
 from trace.identifiers import ItemKey
 from trace.models import BATCHES, CONTENTS, EVENTS, ITEMS, PRODUCTS, UNITS
@@ -181,6 +183,77 @@ def _entries(session: Session, indexes: Sequence[int]) -> dict[int, Entry]:
     return found
 
 
+_TILES = Tile.__table__
+_PROOF_CHUNK = 256  # events whose tiles are read in one query (bounds the tiles held)
+
+
+class _HistoryReader(TileReader):
+    """A TileReader for the proofs of one history.
+
+    ``node`` is memoised in ``nodes`` (a dict shared across the readers of one history):
+    the proofs of a history's events against one tree size share their upper siblings,
+    and a complete perfect node never changes.  ``load`` reads the tiles of many nodes
+    in one query per chunk, grouped by tile level as ``(level = ? AND idx IN (...)) OR ...``
+    so SQLite uses the primary key (a row-value ``(level, idx) IN (VALUES ...)`` is a full
+    scan of ``ledger_tiles`` on SQLite 3.40).
+    """
+
+    def __init__(self, session: Session, nodes: dict[tuple[int, int], bytes]) -> None:
+        super().__init__(session)
+        self._conn_session = session
+        self._loaded: dict[tuple[int, int], bytes] = {}
+        self._memo = nodes
+
+    def load(self, nodes: Iterable[tuple[int, int]]) -> None:
+        by_level: dict[int, set[int]] = {}
+        for level, index in nodes:
+            if (level, index) in self._memo:
+                continue
+            tile_level, rest = divmod(level, TILE_HEIGHT)
+            by_level.setdefault(tile_level, set()).add((index << rest) // TILE_WIDTH)
+        if not by_level:
+            return
+        rows = self._conn_session.connection().execute(
+            select(_TILES.c.level, _TILES.c.idx, _TILES.c.hashes).where(
+                or_(*(and_(_TILES.c.level == lv, _TILES.c.idx.in_(sorted(ix)))
+                      for lv, ix in sorted(by_level.items())))
+            )
+        )
+        for level, idx, hashes in rows:
+            self._loaded[(level, idx)] = hashes
+        for level, ix in by_level.items():
+            for idx in ix:
+                self._loaded.setdefault((level, idx), b"")
+
+    def tile(self, level: int, index: int) -> bytes:
+        hashes = self._loaded.get((level, index))
+        return hashes if hashes is not None else super().tile(level, index)
+
+    def node(self, level: int, index: int) -> bytes:
+        key = (level, index)
+        value = self._memo.get(key)
+        if value is None:
+            value = self._memo[key] = super().node(level, index)
+        return value
+
+
+def _proofs(session: Session, indexes: Sequence[int], size: int) -> dict[int, list[bytes]]:
+    """Return the inclusion proof of each of ``indexes`` against the tree of ``size``.
+
+    Same paths as ``ledger.store.inclusion_proof`` (RFC 9162 §2.1.3.1), built with one
+    head (the caller's), one tile query per chunk of events and shared upper nodes.
+    """
+    memo: dict[tuple[int, int], bytes] = {}
+    proofs: dict[int, list[bytes]] = {}
+    for i in range(0, len(indexes), _PROOF_CHUNK):
+        chunk = indexes[i : i + _PROOF_CHUNK]
+        reader = _HistoryReader(session, memo)
+        reader.load(n for idx in chunk for n in merkle.inclusion_path_nodes(idx, size))
+        for idx in chunk:
+            proofs[idx] = merkle.inclusion_path(idx, size, reader.node)
+    return proofs
+
+
 def _history(session: Session, *wheres: ColumnElement[bool]) -> History:
     # One query per index (no OR across indexes), merged in ledger order.
     unique: dict[int, Any] = {}
@@ -194,6 +267,7 @@ def _history(session: Session, *wheres: ColumnElement[bool]) -> History:
     order = sorted(unique)
     head = read_head(session)
     entries = _entries(session, order)
+    proofs = _proofs(session, order, head.size)
     events = [
         ProvenEvent(
             index=idx,
@@ -203,7 +277,7 @@ def _history(session: Session, *wheres: ColumnElement[bool]) -> History:
             via=unique[idx].via,
             corrected_by=unique[idx].corrected_by,
             entry=entries[idx],
-            proof=inclusion_proof(session, idx, head.size),
+            proof=proofs[idx],
         )
         for idx in order
     ]

@@ -399,3 +399,128 @@ def test_consumers_and_couriers_cannot_capture(
         with pytest.raises(ForbiddenRole):
             with tx() as w:
                 capture(w, actor, example(examples, EXAMPLES[0]), schema=epcis_schema)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("eventTime", "2026-13-45T00:00:00Z", "date-time"),
+        ("eventTime", "yesterday", "date-time"),
+        ("readPoint", {"id": "not a uri"}, "uri"),
+    ],
+)
+def test_bad_date_times_and_uris_are_refused(
+    tx: Tx,
+    size: Callable[[], int],
+    examples: Path,
+    epcis_schema: EpcisSchema,
+    field: str,
+    value: Any,
+    fragment: str,
+) -> None:
+    # Format checks are not on by default in draft-07 validators: EpcisSchema turns them on.
+    doc = example(examples, "Example_9.6.1-ObjectEvent.jsonld")
+    doc["epcisBody"]["eventList"][0][field] = value
+    problems = epcis_schema.problems(doc)
+    assert any(
+        p.startswith(f"epcisBody/eventList/0/{field}") and fragment in p for p in problems
+    ), problems
+    before = size()
+    with pytest.raises(EpcisInvalid):
+        with tx() as w:
+            capture(w, LOGISTICS, doc, schema=epcis_schema)
+    assert size() == before
+
+
+def test_the_size_check_counts_the_body_as_rfc8785_would() -> None:
+    import rfc8785
+
+    from trace.epcis_capture import _body_size
+
+    event = {"a": 'quote " back \\ slash', "b": "婴儿奶粉 \n\t\u0001", "c": [1, 2.5, None]}
+    body = {
+        "hash": "ni:///sha-256;00?ver=CBV2.0",
+        "objects": [["0123", None, "S\"1", None]],
+        "event": rfc8785.dumps(event).decode("utf-8"),
+        "context": rfc8785.dumps([{"x": "y\\z"}]).decode("utf-8"),
+    }
+    assert _body_size(body, ("event", "context")) == len(rfc8785.dumps(body))
+    del body["context"]
+    assert _body_size(body, ("event", "context")) == len(rfc8785.dumps(body))
+
+
+def test_lotless_epcs_of_a_document_are_resolved_in_one_query(
+    tx: Tx, db_session: Session, stocked: list[str], epcis_schema: EpcisSchema
+) -> None:
+    from sqlalchemy import event as sa_event
+
+    def observe(serials: list[str], when: str) -> dict[str, Any]:
+        return {
+            "type": "ObjectEvent",
+            "eventTime": when,
+            "eventTimeZoneOffset": "+08:00",
+            "epcList": [f"https://id.gs1.org/01/{GTIN}/21/{s}" for s in serials],
+            "action": "OBSERVE",
+            "bizStep": "shipping",
+        }
+
+    events = [
+        observe(["S0001", "S0002"], "2026-11-28T09:00:00.000+08:00"),
+        observe(["S0002", "S0003", "NOPE"], "2026-11-28T09:01:00.000+08:00"),
+        observe(["S0001", "S0002"], "2026-11-28T09:00:00.000+08:00"),  # same event again
+    ]
+    doc = {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-28T01:00:00Z",
+        "epcisBody": {"eventList": events},
+    }
+    item_queries: list[str] = []
+    engine = db_session.get_bind()
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM trace_items" in statement:
+            item_queries.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        with tx() as w:
+            result = capture(w, LOGISTICS, doc, schema=epcis_schema)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert [c.status for c in result.events] == ["captured", "captured", "duplicate"]
+    assert result.events[2].index == result.events[0].index
+    captured = [queries.find_event(db_session, c.index) for c in result.captured]
+    assert all(row is not None for row in captured)
+    second = queries.item_history(db_session, GTIN, LOT, "S0003").events[-1]
+    assert second.entry.body["objects"] == [
+        [GTIN, LOT, "S0002", None], [GTIN, LOT, "S0003", None], [GTIN, None, "NOPE", None],
+    ]
+    capture_lookups = [s for s in item_queries if " IN " in s.upper() and "serial" in s]
+    assert len(capture_lookups) == 1, item_queries
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"b": 'q"uote \\ 婴\n\t\u0001\u007f\u2028', "a": [True, False, None, 0, -(2**53 - 1)]},
+        {"é": "non-ASCII key", "\ue000": 1, "\U0001f600": 2},  # UTF-16 order: rfc8785 path
+        {"n": 1.5, "big": 2**53},  # numbers RFC 8785 writes its own way (or refuses)
+        ["\ud800"],  # a lone surrogate is refused as rfc8785 refuses it
+    ],
+)
+def test_event_text_is_rfc8785_whichever_encoder_writes_it(value: Any) -> None:
+    import rfc8785
+
+    from trace.epcis_capture import _canonical_text
+
+    try:
+        want: Any = rfc8785.dumps(value).decode("utf-8")
+    except Exception as exc:  # noqa: BLE001 - the same refusal either way
+        want = type(exc)
+    try:
+        got: Any = _canonical_text(value)
+    except Exception as exc:  # noqa: BLE001
+        got = type(exc)
+    assert got == want

@@ -259,3 +259,25 @@ def test_unknown_objects_have_no_history(db_session: Session, stocked: list[str]
         queries.recall_scope(db_session, GTIN, "NOPE")
     with pytest.raises(NotFound):
         queries.unit_history(db_session, PALLET)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 256])
+def test_history_proofs_are_those_of_the_ledger_store(
+    tx: Tx,
+    db_session: Session,
+    stocked: list[str],
+    buyer: Buyer,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk: int,
+) -> None:
+    # _history builds the proofs of all its events with one reader and shared nodes, in
+    # chunks of events: each must be the path ledger.store.inclusion_proof gives.
+    from ledger.store import inclusion_proof
+
+    sell(tx, "S0000", buyer)
+    deliver(tx, "S0000", commit("signer")[0])
+    monkeypatch.setattr(queries, "_PROOF_CHUNK", chunk)
+    history = queries.item_history(db_session, GTIN, LOT, "S0000")
+    assert len(history.events) == 7
+    for event in history.events:
+        assert event.proof == inclusion_proof(db_session, event.index, history.tree_size)
