@@ -23,7 +23,9 @@ checkpoint in one transaction, with the signer's fork guard on):
   ``i`` against the current tree size, a fresh session per call (as in a web request, so the
   tile rows are really read), after filling the log to 10k / 100k / 1M entries and letting
   the database settle (PostgreSQL: VACUUM ANALYZE of the ledger tables; SQLite: WAL checkpoint);
-- audit entries/s: ``ledger.audit.audit`` over the whole log at each size.
+- audit entries/s: ``ledger.audit.audit`` over the whole log at each size (from
+  ``ledger.audit.PARALLEL_MIN_SIZE`` entries it uses two processes), and at the largest
+  size also with ``workers=1`` (one process).
 
 Entries are realistic (about 270 bytes): trace events about items such as
 ``item:06901234567892:L2026:SN000123``, spread over many items, so both new chains and
@@ -394,10 +396,12 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def bench_audit(sm: sessionmaker[Session], signer: LogSigner) -> float:
+def bench_audit(sm: sessionmaker[Session], signer: LogSigner, workers: int | None = None) -> float:
+    """Audit the whole log; ``workers`` None is the default of ``ledger.audit.audit`` (two
+    processes from PARALLEL_MIN_SIZE entries on a machine with two cores)."""
     with sm() as session:
         start = time.perf_counter()
-        report = ledger_audit.audit(session, signer.vkey)
+        report = ledger_audit.audit(session, signer.vkey, workers=workers)
         elapsed = time.perf_counter() - start
     return report.size / elapsed
 
@@ -471,6 +475,10 @@ def run_backend(backend: Backend, plan: Plan, results: Results, work: Path,
         with profiled(profile and target == plan.sizes[-1], f"{backend.label} audit @ {label}"):
             rate = bench_audit(sm, signer)
         results.add(backend, f"audit@{target}", f"audit @ {label}", rate, "entries/s")
+        if target == max(plan.sizes):  # the same audit in one process, for comparison
+            rate = bench_audit(sm, signer, workers=1)
+            results.add(backend, f"audit1@{target}", f"audit @ {label}, one process", rate,
+                        "entries/s")
     if profile:
         with profiled(True, f"{backend.label} inclusion proofs @ {plan.sizes[-1]:,}"):
             bench_proofs(sm, plan.sizes[-1], plan.samples, seed=7)

@@ -62,6 +62,13 @@ _RFC3339 = re.compile(
 # kind: a short dotted/namespaced identifier, e.g. "trace.shipment" or "credit/rating".
 _KIND = re.compile(r"[a-z][a-z0-9_.:/-]{0,63}", re.ASCII)
 _MAX_ID_LEN = 256
+# C0 controls and DEL, refused in actor and subject.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The C encoder of the standard library, set up to write RFC 8785 bytes for our value
+# domain (see _canonical).  Cycles cannot reach it: _check_value bounds the depth first.
+_FAST_DUMPS = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"), check_circular=False
+).encode
 
 
 @dataclass(frozen=True)
@@ -112,34 +119,78 @@ def _check_time(value: object) -> str:
 def _check_text(name: str, value: object) -> str:
     if not isinstance(value, str) or not value or len(value) > _MAX_ID_LEN:
         raise EntryError(f"{name} must be a non-empty string of at most {_MAX_ID_LEN} characters, got {value!r}")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+    if _CONTROL.search(value):
         raise EntryError(f"{name} {value!r} contains control characters")
     return value
 
 
-def _check_value(value: object, where: str, depth: int = 0) -> None:
-    """Accept only JSON values made of null, bool, safe int, str, list and object."""
+def _check_value(value: object, where: str, depth: int = 0) -> bool:
+    """Accept only JSON values made of null, bool, safe int, str, list and object.
+
+    Return True when every object key inside ``value`` is ASCII (see _canonical).
+    """
     if depth > MAX_DEPTH:
         raise EntryError(f"{where} is nested deeper than {MAX_DEPTH} levels")
     if value is None or isinstance(value, (bool, str)):
-        return
+        return True
     if isinstance(value, int):
         if not -_INT_LIMIT <= value <= _INT_LIMIT:
             raise EntryError(f"{where} = {value} is outside the safe integer range ±(2**53 - 1)")
-        return
+        return True
     if isinstance(value, float):
         raise EntryError(f"{where} = {value!r} is a float; use an integer or a string")
+    ascii_keys = True
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check_value(item, f"{where}[{i}]", depth + 1)
-        return
+            if type(item) is str or item is None or type(item) is bool:
+                continue
+            if type(item) is int and -_INT_LIMIT <= item <= _INT_LIMIT:
+                continue
+            if not _check_value(item, f"{where}[{i}]", depth + 1):
+                ascii_keys = False
+        return ascii_keys
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise EntryError(f"{where} has a non-string key {key!r}")
-            _check_value(item, f"{where}.{key}", depth + 1)
-        return
+            if not key.isascii():
+                ascii_keys = False
+            # Scalars are checked here, without building the path ``where`` names.
+            if type(item) is str or item is None or type(item) is bool:
+                continue
+            if type(item) is int and -_INT_LIMIT <= item <= _INT_LIMIT:
+                continue
+            if not _check_value(item, f"{where}.{key}", depth + 1):
+                ascii_keys = False
+        return ascii_keys
     raise EntryError(f"{where} has a value of type {type(value).__name__}, not JSON")
+
+
+def _canonical(value: dict[str, Any], ascii_keys: bool) -> bytes:
+    """Return the RFC 8785 bytes of a value that passed _check_value.
+
+    For our value domain (null, bool, integers within ±(2**53 - 1), strings, arrays,
+    objects: no floats) ``json.dumps`` with sorted keys, no whitespace and
+    ``ensure_ascii=False`` writes the same bytes as RFC 8785, about six times faster:
+    both escape only ``"``, ``\\`` and U+0000..U+001F, as ``\\b \\f \\n \\r \\t`` or
+    lowercase ``\\u00xx`` (RFC 8785 §3.2.2.2), and write integers as plain digits.
+    Key order is the exception: RFC 8785 §3.2.3 sorts by UTF-16 code units and Python
+    by code points, which differ for keys beyond U+D7FF, so a value with any non-ASCII
+    key goes through ``rfc8785``.  So does anything the fast path refuses (a lone
+    surrogate cannot be encoded as UTF-8, a mapping that is not a dict): ``rfc8785``
+    then refuses it too and names the problem.
+    """
+    if ascii_keys:
+        try:
+            return _FAST_DUMPS(value).encode("utf-8")
+        except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+            pass
+    try:
+        return rfc8785.dumps(value)
+    # A lone surrogate: in a string rfc8785 raises CanonicalizationError, in a key
+    # (while sorting by UTF-16) a bare UnicodeEncodeError.
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError) as exc:
+        raise EntryError(f"entry cannot be canonicalised: {exc}") from None
 
 
 def _encode_prev(prev: bytes | None) -> str | None:
@@ -180,7 +231,7 @@ def make_entry(
     """
     if not isinstance(body, Mapping):
         raise EntryError(f"body must be a JSON object, got {type(body).__name__}")
-    _check_value(body, "body")
+    ascii_keys = _check_value(body, "body")
     envelope: dict[str, Any] = {
         "v": ENVELOPE_VERSION,
         "kind": kind,
@@ -191,10 +242,7 @@ def make_entry(
         "body": body,
     }
     _validate(envelope)
-    try:
-        data = rfc8785.dumps(envelope)
-    except rfc8785.CanonicalizationError as exc:
-        raise EntryError(f"entry cannot be canonicalised: {exc}") from None
+    data = _canonical(envelope, ascii_keys)
     if len(data) > MAX_ENTRY_SIZE:
         raise EntryError(f"entry is {len(data)} bytes, more than {MAX_ENTRY_SIZE}")
     return data
@@ -261,12 +309,8 @@ def parse_entry(data: bytes) -> Entry:
     if not isinstance(value, dict):
         raise EntryError(f"entry must be a JSON object, got {type(value).__name__}")
     _validate(value)
-    _check_value(value["body"], "body")
-    try:
-        canonical = rfc8785.dumps(value)
-    except rfc8785.CanonicalizationError as exc:  # e.g. a lone surrogate escape
-        raise EntryError(f"entry cannot be canonicalised: {exc}") from None
-    if canonical != data:
+    ascii_keys = _check_value(value["body"], "body")
+    if _canonical(value, ascii_keys) != data:
         raise EntryError("entry bytes are not in RFC 8785 canonical form")
     return Entry(
         v=value["v"],

@@ -22,6 +22,8 @@ from ledger.base import Base
 __all__ = ["LogHead", "LogEntry", "Tile", "ObjectHead", "CheckpointRow"]
 
 HEAD_ID = 1
+# The longest subject an entry may name (ledger.entry allows 256 characters).
+SUBJECT_LENGTH = 256
 
 
 class LogHead(Base):
@@ -44,7 +46,7 @@ class LogEntry(Base):
 
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    subject: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(SUBJECT_LENGTH))
     kind: Mapped[str] = mapped_column(String(64))
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
@@ -66,7 +68,7 @@ class ObjectHead(Base):
 
     __tablename__ = "ledger_objects"
 
-    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(SUBJECT_LENGTH), primary_key=True)
     last_idx: Mapped[int] = mapped_column(BigInteger)
     last_leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     count: Mapped[int] = mapped_column(BigInteger)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ledger import merkle
@@ -23,11 +24,30 @@ from ledger.entry import make_entry
 from ledger.errors import SequencerError
 from ledger.models import HEAD_ID, CheckpointRow, LogEntry, LogHead, ObjectHead, Tile
 from ledger.signer import LogSigner
-from ledger.store import HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, LogState
+from ledger.store import HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, LogState, tiles_matching
 
 __all__ = ["NewEntry", "Appended", "LogWriter", "write_transaction", "append"]
 
 _CHUNK = 500  # rows per IN (...) lookup; well under SQLite's variable limit
+
+# Core tables: batches are written with executemany, without the ORM's per-row bookkeeping.
+_ENTRIES = LogEntry.__table__
+_OBJECTS = ObjectHead.__table__
+_TILES = Tile.__table__
+_INSERT_ENTRIES = _ENTRIES.insert()
+_INSERT_OBJECTS = _OBJECTS.insert()
+_UPDATE_OBJECTS = (
+    _OBJECTS.update()
+    .where(_OBJECTS.c.subject == bindparam("b_subject"))
+    .values(last_idx=bindparam("b_last_idx"), last_leaf_hash=bindparam("b_last_leaf_hash"),
+            count=bindparam("b_count"))
+)
+_INSERT_TILES = _TILES.insert()
+_UPDATE_TILES = (
+    _TILES.update()
+    .where(_TILES.c.level == bindparam("b_level"), _TILES.c.idx == bindparam("b_idx"))
+    .values(hashes=bindparam("b_hashes"))
+)
 
 
 @dataclass(frozen=True)
@@ -112,8 +132,8 @@ class LogWriter:
     def _integrate(self, batch: list[Appended]) -> None:
         frontier, size = merkle.decode_frontier(self.head.frontier)
         frontier, size, nodes = merkle.append(frontier, size, [a.leaf_hash for a in batch])
-        self.session.execute(
-            insert(LogEntry),
+        self.session.connection().execute(
+            _INSERT_ENTRIES,
             [{"idx": a.index, "leaf_hash": a.leaf_hash, "subject": a.subject, "kind": a.kind,
               "data": a.data} for a in batch],
         )
@@ -128,32 +148,73 @@ class LogWriter:
             if level % TILE_HEIGHT == 0:
                 tile_index, offset = divmod(index, TILE_WIDTH)
                 grouped.setdefault((level // TILE_HEIGHT, tile_index), []).append((offset, digest))
+        if not grouped:
+            return
+        # Read through Core, not Session.get: a Tile object in the session's identity map
+        # would be stale once another writer has extended the tile since it was loaded.
+        conn = self.session.connection()
+        stored_tiles = {
+            (level, idx): hashes for level, idx, hashes in conn.execute(
+                select(_TILES.c.level, _TILES.c.idx, _TILES.c.hashes)
+                .where(tiles_matching(grouped)))
+        }
+        new_rows, changed = [], []
         for (tile_level, tile_index), items in grouped.items():
             items.sort()
-            row = self.session.get(Tile, (tile_level, tile_index))
-            stored = row.hashes if row is not None else b""
-            if len(stored) != items[0][0] * HASH_SIZE:
+            stored = stored_tiles.get((tile_level, tile_index))
+            have = len(stored) if stored is not None else 0
+            if have != items[0][0] * HASH_SIZE:
                 raise SequencerError(
-                    f"tile {tile_level}/{tile_index} holds {len(stored) // HASH_SIZE} hashes, "
+                    f"tile {tile_level}/{tile_index} holds {have // HASH_SIZE} hashes, "
                     f"expected {items[0][0]}: the stored tree is damaged"
                 )
-            data = stored + b"".join(d for _, d in items)
-            if row is None:
-                self.session.add(Tile(level=tile_level, idx=tile_index, hashes=data))
+            data = (stored or b"") + b"".join(d for _, d in items)
+            if stored is None:
+                new_rows.append({"level": tile_level, "idx": tile_index, "hashes": data})
             else:
-                row.hashes = data
+                changed.append({"b_level": tile_level, "b_idx": tile_index, "b_hashes": data})
+        if new_rows:
+            conn.execute(_INSERT_TILES, new_rows)
+        if changed:
+            conn.execute(_UPDATE_TILES, changed)
 
     def flush_chains(self) -> None:
         """Write the chain heads of every subject this transaction appended to."""
         new_rows, changed = [], []
         for subject in {a.subject for a in self.appended}:
             idx, leaf, count, exists = self._chains[subject]
-            row = {"subject": subject, "last_idx": idx, "last_leaf_hash": leaf, "count": count}
-            (changed if exists else new_rows).append(row)
+            if exists:
+                changed.append({"b_subject": subject, "b_last_idx": idx,
+                                "b_last_leaf_hash": leaf, "b_count": count})
+            else:
+                new_rows.append({"subject": subject, "last_idx": idx, "last_leaf_hash": leaf,
+                                 "count": count})
+        conn = self.session.connection()
         if new_rows:
-            self.session.execute(insert(ObjectHead), new_rows)
+            conn.execute(_INSERT_OBJECTS, new_rows)
         if changed:
-            self.session.execute(update(ObjectHead), changed)
+            conn.execute(_UPDATE_OBJECTS, changed)
+
+
+def _create_head(session: Session, origin: str) -> None:
+    """Insert the head row unless it exists (INSERT … ON CONFLICT DO NOTHING).
+
+    Two writers making the very first append at once both find no head row; with a
+    plain INSERT the second would fail on the primary key once the first commits.
+    ON CONFLICT DO NOTHING makes the second wait for the first and then do nothing,
+    and its SELECT … FOR UPDATE that follows (a new snapshot under READ COMMITTED)
+    finds and locks the first one's row.
+    """
+    values = {"id": HEAD_ID, "origin": origin, "size": 0, "root": merkle.EMPTY_ROOT,
+              "frontier": merkle.encode_frontier((), 0), "checkpoint": None}
+    conn = session.connection()
+    name = conn.dialect.name
+    if name in ("postgresql", "sqlite"):
+        dialect_insert = postgresql.insert if name == "postgresql" else sqlite.insert
+        conn.execute(dialect_insert(LogHead.__table__).values(values)
+                     .on_conflict_do_nothing(index_elements=["id"]))
+    else:  # no portable upsert: a racing first writer may fail on the primary key
+        conn.execute(LogHead.__table__.insert().values(values))
 
 
 def _lock_head(session: Session, origin: str) -> LogHead:
@@ -163,12 +224,13 @@ def _lock_head(session: Session, origin: str) -> LogHead:
         session.rollback()
     # SQLite: BEGIN IMMEDIATE takes the database write lock before anything is read.
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-    head = session.get(LogHead, HEAD_ID, with_for_update=True)
+    # populate_existing: the session may hold the head from an earlier transaction
+    # (expire_on_commit=False); without it Session.get would lock the row but return
+    # that stale object, and this batch would reuse indexes another writer took since.
+    head = session.get(LogHead, HEAD_ID, with_for_update=True, populate_existing=True)
     if head is None:
-        session.add(LogHead(id=HEAD_ID, origin=origin, size=0, root=merkle.EMPTY_ROOT,
-                            frontier=merkle.encode_frontier((), 0)))
-        session.flush()
-        head = session.get(LogHead, HEAD_ID, with_for_update=True)
+        _create_head(session, origin)
+        head = session.get(LogHead, HEAD_ID, with_for_update=True, populate_existing=True)
         assert head is not None
     if head.origin != origin:
         raise SequencerError(

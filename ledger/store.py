@@ -3,15 +3,16 @@
 Tiles follow C2SP tlog-tiles: tile level ``L`` index ``N`` holds the hashes of tree
 level ``8·L`` with indexes ``256·N .. 256·N+255``.  Any perfect node (level ``l``,
 index ``i``) is folded from at most 128 hashes of one tile, so a proof needs about
-two tile reads per tile level (three levels cover 16.7M entries), all by primary key.
+two tiles per tile level (three levels cover 16.7M entries), all by primary key; a
+proof reads them in one query (``merkle.inclusion_path_nodes`` lists them beforehand).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from ledger import merkle
@@ -72,19 +73,60 @@ def entries_of(session: Session, subject: str) -> list[LogEntry]:
     return list(session.scalars(stmt))
 
 
+_TILES = Tile.__table__
+
+
+def tiles_matching(keys: Iterable[tuple[int, int]]) -> ColumnElement[bool]:
+    """Return a WHERE clause for the tiles ``keys`` (tile level, tile index).
+
+    Written as ``(level = ? AND idx IN (...)) OR ...`` so that the primary key is used:
+    SQLite 3.40 answers a row-value ``(level, idx) IN (VALUES ...)`` with a scan of
+    the whole table (1.8 ms at 1M entries, against 0.14 ms).
+    """
+    by_level: dict[int, set[int]] = {}
+    for level, index in keys:
+        by_level.setdefault(level, set()).add(index)
+    return or_(*(and_(_TILES.c.level == level, _TILES.c.idx.in_(sorted(indexes)))
+                 for level, indexes in sorted(by_level.items())))
+
+
+def _tile_of(level: int, index: int) -> tuple[int, int]:
+    """Return the tile (level, index) that holds perfect node (``level``, ``index``)."""
+    tile_level, rest = divmod(level, TILE_HEIGHT)
+    return tile_level, (index << rest) // TILE_WIDTH
+
+
 class TileReader:
-    """Serve perfect-node hashes from tile rows, reading each tile at most once."""
+    """Serve perfect-node hashes from tile rows, reading each tile at most once.
+
+    Rows are read through Core, not ``Session.get``: a Tile object kept in the session's
+    identity map (sessions do not expire on commit) would be stale once the log grew.
+    """
 
     def __init__(self, session: Session) -> None:
         self._session = session
         self._tiles: dict[tuple[int, int], bytes] = {}
 
+    def prefetch(self, nodes: Iterable[tuple[int, int]]) -> None:
+        """Read the tiles holding the perfect ``nodes`` (level, index) in one query."""
+        wanted = dict.fromkeys(_tile_of(level, index) for level, index in nodes)
+        keys = [key for key in wanted if key not in self._tiles]
+        if not keys:
+            return
+        rows = self._session.connection().execute(
+            select(_TILES.c.level, _TILES.c.idx, _TILES.c.hashes).where(tiles_matching(keys)))
+        found = {(level, idx): hashes for level, idx, hashes in rows}
+        for key in keys:
+            self._tiles[key] = found.get(key, b"")
+
     def tile(self, level: int, index: int) -> bytes:
         """Return the stored hashes of tile (``level``, ``index``), possibly partial."""
         key = (level, index)
         if key not in self._tiles:
-            row = self._session.get(Tile, key)
-            self._tiles[key] = row.hashes if row is not None else b""
+            hashes = self._session.connection().execute(
+                select(_TILES.c.hashes).where(_TILES.c.level == level, _TILES.c.idx == index)
+            ).scalar()
+            self._tiles[key] = hashes if hashes is not None else b""
         return self._tiles[key]
 
     def node(self, level: int, index: int) -> bytes:
@@ -125,7 +167,9 @@ def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
     if index < 0 or size < 0 or index >= size:
         raise ProofError(f"index {index} is not below tree size {size}")
     _check_size(session, size)
-    return merkle.inclusion_path(index, size, TileReader(session).node)
+    reader = TileReader(session)
+    reader.prefetch(merkle.inclusion_path_nodes(index, size))  # one query for all the tiles
+    return merkle.inclusion_path(index, size, reader.node)
 
 
 def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
@@ -138,13 +182,19 @@ def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
     _check_size(session, second)
     if first == 0 or first == second:
         return []
-    return merkle.consistency_path(first, second, TileReader(session).node)
+    reader = TileReader(session)
+    reader.prefetch(merkle.consistency_path_nodes(first, second))  # one query for all the tiles
+    return merkle.consistency_path(first, second, reader.node)
 
 
 def root_at(session: Session, size: int) -> bytes:
     """Return the root hash of the tree of ``size`` (any size up to the log's)."""
     _check_size(session, size)
-    return merkle.subtree_hash(0, size, TileReader(session).node) if size else merkle.EMPTY_ROOT
+    if not size:
+        return merkle.EMPTY_ROOT
+    reader = TileReader(session)
+    reader.prefetch(merkle.perfect_subtrees(0, size))
+    return merkle.subtree_hash(0, size, reader.node)
 
 
 def latest_checkpoint(session: Session) -> str:

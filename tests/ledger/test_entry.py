@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger import entry as entry_module
 from ledger.entry import MAX_ENTRY_SIZE, Entry, format_time, make_entry, parse_entry
 from ledger.errors import EntryError
 from ledger.merkle import leaf_hash
@@ -208,3 +211,114 @@ def test_make_then_parse_round_trips_any_json_body(body: dict[str, Any]) -> None
     entry = parse_entry(data)
     assert entry.body == body
     assert example(body=dict(entry.body)) == data
+
+
+# The fast path of _canonical (json.dumps) must write exactly what rfc8785 writes.
+_SPECIAL = st.sampled_from(
+    [chr(c) for c in range(0x20)] + ['"', "\\", "/", "\x7f", "\u0080", "\u2028", "\u2029",
+                                     "\ufeff", "\uffff", "\U0001f600", "\U0010ffff", "é", "中"]
+)
+_LONE_SURROGATE = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, categories=["Cs"])
+_NO_SURROGATE = st.characters(exclude_categories=["Cs"])
+_any_text = st.text(_SPECIAL | _NO_SURROGATE | _LONE_SURROGATE, max_size=12)
+_clean_text = st.text(_SPECIAL | _NO_SURROGATE, max_size=12)
+
+
+def _values(text: st.SearchStrategy[str], keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | text,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+        max_leaves=24,
+    )
+
+
+_ascii_keys = st.text(st.characters(max_codepoint=0x7F), max_size=6)
+
+
+def _rfc8785(value: Any) -> bytes | None:
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError):  # a lone surrogate
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_ascii_keys, _values(_any_text, _ascii_keys), max_size=6))
+def test_fast_canonical_path_equals_rfc8785_byte_for_byte(body: dict[str, Any]) -> None:
+    assert entry_module._check_value(body, "body") is True  # every key is ASCII: fast path
+    want = _rfc8785(body)
+    if want is None:  # a lone surrogate: both refuse it
+        with pytest.raises(EntryError, match="canonicalised"):
+            entry_module._canonical(body, True)
+        with pytest.raises(UnicodeEncodeError):
+            entry_module._FAST_DUMPS(body).encode("utf-8")
+    else:
+        assert entry_module._FAST_DUMPS(body).encode("utf-8") == want
+        assert entry_module._canonical(body, True) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_any_text, _values(_any_text, _any_text), max_size=6))
+def test_make_entry_equals_rfc8785_for_any_keys_and_strings(body: dict[str, Any]) -> None:
+    args = {"kind": "trace.production", "time": "2024-05-01T08:00:00+08:00",
+            "actor": "producer:1", "subject": "item:1", "prev": None, "body": body}
+    want = _rfc8785({**args, "v": 1})
+    if want is None:
+        with pytest.raises(EntryError, match="canonicalised"):
+            make_entry(**args)
+        return
+    data = make_entry(**args)
+    assert data == want
+    assert parse_entry(data).raw == data  # and the canonical check accepts it
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_clean_text, _values(_clean_text, _clean_text), max_size=6))
+def test_parse_entry_refuses_bytes_in_another_key_order_than_rfc8785(body: dict[str, Any]) -> None:
+    data = make_entry("test.event", "2024-05-01T08:00:00Z", "a", "s", None, body)
+    # Python's code-point order of the same keys is canonical only when it equals UTF-16's.
+    python_order = json.dumps({"body": body, "actor": "a", "kind": "test.event", "prev": None,
+                               "subject": "s", "time": "2024-05-01T08:00:00Z", "v": 1},
+                              sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    if python_order == data:
+        assert parse_entry(python_order).raw == data
+    else:
+        with pytest.raises(EntryError, match="canonical"):
+            parse_entry(python_order)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\x00\x01\x1f", "\b\f\n\r\t", "\x7f", "\u2028\u2029", "\U0001f600", '"\\/', "\x0b\x1b"],
+)
+def test_make_entry_escapes_strings_exactly_as_rfc8785(text: str) -> None:
+    body = {"s": text, "l": [text], "o": {"k": text}}
+    data = example(body=body)
+    envelope = json.loads(data)
+    assert data == rfc8785.dumps(envelope)
+    assert parse_entry(data).body == body
+
+
+@pytest.mark.parametrize("body", [{"x": "\ud800"}, {"x": ["a\udfff"]}, {"\ud800": 1}])
+def test_make_entry_refuses_lone_surrogates(body: dict[str, Any]) -> None:
+    with pytest.raises(EntryError, match="canonicalised"):
+        example(body=body)
+
+
+def test_non_ascii_keys_take_the_rfc8785_path() -> None:
+    # U+FB33 sorts before U+1F600 by code point, after it by UTF-16 code unit.
+    body = {"\U0001f600": 1, "\ufb33": 2}
+    assert entry_module._check_value({"a": [{"b": body}]}, "body") is False
+    assert b'{"\xf0\x9f\x98\x80":1,"\xef\xac\xb3":2}' in example(body=body)
+
+
+@pytest.mark.parametrize("text", ["a\x00", "a\x1f", "\x7fa", "x\ty"])
+def test_control_characters_in_actor_and_subject_are_refused(text: str) -> None:
+    for field in ("actor", "subject"):
+        with pytest.raises(EntryError, match="control characters"):
+            example(**{field: text})
+
+
+def test_actor_and_subject_may_hold_other_unicode() -> None:
+    data = example(actor="producer:\u2028\u00e9\U0001f600", subject="item:\u4e2d\u0080")
+    assert parse_entry(data).subject == "item:\u4e2d\u0080"

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from flask import Flask
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
-from ledger import merkle, note, sequencer, store
+from ledger import audit, merkle, note, sequencer, store
+from ledger import entry as entry_module
 from ledger.errors import EntryError, ProofError, SequencerError
-from ledger.models import CheckpointRow, LogEntry, ObjectHead
+from ledger.models import HEAD_ID, CheckpointRow, LogEntry, LogHead, ObjectHead
 from ledger.signer import LogSigner
 from web.models import metadata
 from tests.factories import append_entries, new_entries
@@ -148,3 +152,116 @@ def test_a_log_of_another_origin_is_refused(db_session: Session, signer: LogSign
     other = LogSigner("other.example/log", note.generate_signer("other.example/log"), None)
     with pytest.raises(SequencerError, match="other.example/log"):
         sequencer.append(db_session, other, new_entries(1))
+
+
+def test_a_session_reused_after_another_writer_appended_sees_the_new_head(
+    app: Flask, signer: LogSigner
+) -> None:
+    # Regression: sessions keep objects across commits (expire_on_commit=False), and
+    # Session.get(..., with_for_update=True) locked the head row but returned the stale
+    # LogHead still in the identity map: its size was reused -> IntegrityError on idx.
+    make_session = app.extensions["sessionmaker"]
+    with make_session() as first, make_session() as second:
+        with sequencer.write_transaction(first, signer) as earlier:
+            earlier.append(new_entries(3))
+        # `earlier` (so its LogHead, size 3) stays referenced, as a caller's local would:
+        # the identity map keeps it.
+        assert first.get(LogHead, HEAD_ID) is earlier.head
+        sequencer.append(second, signer, new_entries(4, start=3))
+        again = sequencer.append(first, signer, new_entries(2, start=7))
+        assert [a.index for a in again] == [7, 8]
+        # item:b's chain crossed sessions: 1, 4 (second), 7 (first again)
+        assert again[0].prev == merkle.leaf_hash(
+            first.scalars(select(LogEntry.data).where(LogEntry.idx == 4)).one())
+        # Tiles are read fresh too: proofs from the first session cover all 9 leaves.
+        leaves = _all_leaves(first)
+        root = merkle.root_hash(leaves)
+        for index in (0, 5, 8):
+            merkle.verify_inclusion(leaves[index], index, 9,
+                                    store.inclusion_proof(first, index, 9), root)
+        assert audit.audit(first, signer.vkey).size == 9
+
+
+def test_a_subject_of_256_characters_is_stored(db_session: Session, signer: LogSigner) -> None:
+    # Regression: entry.py allows 256 characters but the columns were VARCHAR(200), which
+    # PostgreSQL enforces.
+    subject = "item:" + "s" * 251
+    assert len(subject) == 256
+    appended = sequencer.append(db_session, signer, new_entries(2, subjects=[subject]))
+    assert appended[1].prev == appended[0].leaf_hash
+    assert [e.subject for e in store.entries_of(db_session, subject)] == [subject, subject]
+    head = db_session.get(ObjectHead, subject)
+    assert head is not None and head.count == 2
+    for column in (LogEntry.__table__.c.subject, ObjectHead.__table__.c.subject):
+        assert column.type.length == entry_module._MAX_ID_LEN  # type: ignore[attr-defined]
+
+
+def _wait_until_waiting_on_a_lock(app: Flask, thread: threading.Thread) -> None:
+    """Return once ``thread``'s transaction waits on the first one (PostgreSQL), or soon."""
+    engine = app.extensions["engine"]
+    deadline = time.monotonic() + 20
+    while thread.is_alive() and time.monotonic() < deadline:
+        if engine.dialect.name != "postgresql":
+            time.sleep(0.3)  # SQLite: it waits for the write lock in BEGIN IMMEDIATE
+            return
+        with engine.connect() as conn:
+            waiting = conn.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"))
+        if waiting:
+            return
+        time.sleep(0.02)
+
+
+def test_two_writers_making_the_first_append_at_once_both_succeed(
+    app: Flask, signer: LogSigner
+) -> None:
+    # Regression: both found no head row and inserted one; the second failed on the
+    # primary key once the first committed (PostgreSQL; SQLite serialises at BEGIN).
+    make_session = app.extensions["sessionmaker"]
+    outcome: dict[str, object] = {}
+
+    def second_writer() -> None:
+        with make_session() as session:
+            try:
+                outcome["appended"] = sequencer.append(session, signer, new_entries(2, start=3))
+            except BaseException as exc:  # reported to the test below
+                outcome["error"] = exc
+
+    with make_session() as first:
+        with sequencer.write_transaction(first, signer) as writer:
+            writer.append(new_entries(3))  # the head row exists now, uncommitted
+            thread = threading.Thread(target=second_writer)
+            thread.start()
+            _wait_until_waiting_on_a_lock(app, thread)
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+        assert "error" not in outcome, outcome.get("error")
+        assert [a.index for a in outcome["appended"]] == [3, 4]  # type: ignore[union-attr]
+    with make_session() as session:
+        assert store.read_head(session).size == 5
+        assert audit.audit(session, signer.vkey).size == 5
+
+
+def test_a_proof_reads_all_its_tiles_in_one_query(
+    app: Flask, db_session: Session, signer: LogSigner
+) -> None:
+    append_entries(db_session, signer, 600, batch=100)
+    leaves = _all_leaves(db_session)
+    statements: list[str] = []
+
+    def record(*args: object) -> None:  # conn, cursor, statement, parameters, context, many
+        statements.append(str(args[2]))
+
+    engine = app.extensions["engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with app.extensions["sessionmaker"]() as session:
+            path = store.inclusion_proof(session, 300, 600)  # tiles 0/1, 0/2 and 1/0
+            consistency = store.consistency_proof(session, 300, 600)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    merkle.verify_inclusion(leaves[300], 300, 600, path, merkle.root_hash(leaves))
+    merkle.verify_consistency(300, 600, consistency, merkle.root_hash(leaves[:300]),
+                              merkle.root_hash(leaves))
+    assert sum("ledger_tiles" in s for s in statements) == 2  # one per proof
