@@ -4,17 +4,34 @@ The path is the GS1 Digital Link itself (``/01/<gtin>/10/<lot>/21/<serial>?...``
 The page shows one verdict, then the product, producer, batch, the journey and the
 shop's credit, the scan count, and forms for the scratch-off code, a review (for
 the person who signed), a complaint and a report.
+
+Per request the page reads the log's size and root (one primary-key lookup) and the
+item's scan summary; everything else comes from per-process caches keyed on that log
+state (``trace.verdict.ScanCache``, the journey, the credit badges), and the scan is
+counted in this process's ``trace.scans.ScanBuffer`` rather than committed per request.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request
+from flask_babel import get_translations
+from flask_wtf.csrf import generate_csrf
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from credit import complaints as credit_complaints
 from credit import disclosure
 from credit import errors as credit_errors
+from credit import rules as credit_rules
+from credit.lists import active_entries
+from credit.services import active_commitment, get_subject
 from ledger.actor import Actor
 from ledger.errors import DomainError
 from trace import label_keys, pins, scans, services, verdict
@@ -31,6 +48,40 @@ bp = Blueprint("scan", __name__)
 
 CONSUMER = Actor("consumer:scan-page", "consumer")
 _MAX_TEXT = 2000
+# A badge is recomputed at least this often: licences, list entries, commitments and the
+# identity check end at times the cache knows; one that *starts* later shows within this.
+_BADGE_TTL = timedelta(seconds=60)
+
+
+class _PageCaches:
+    """What one process keeps between scan requests (see the module docstring)."""
+
+    def __init__(self, app: Flask) -> None:
+        size = int(app.config.get("SCAN_CACHE_SIZE", 4096))
+        self.verdicts = verdict.ScanCache(size)
+        self.timelines: verdict.BoundedCache[tuple[str, int, bytes], list[dict[str, Any]]] = (
+            verdict.BoundedCache(size))
+        self.badges: verdict.BoundedCache[tuple[str, int, bytes],
+                                          tuple[disclosure.Badge | None, datetime]] = (
+            verdict.BoundedCache(256))
+        self.pages: verdict.BoundedCache[tuple[Any, ...], str] = verdict.BoundedCache(
+            int(app.config.get("SCAN_PAGE_CACHE_SIZE", 2048)))  # pages are about 5-7 KB
+        # Tests see every scan written at once; a served page counts in memory first.
+        self.engine = app.extensions["engine"]
+        self.log_keys = log_keys()  # the signer's key is fixed for the application's life
+        self.scans = scans.ScanBuffer(
+            self.engine,
+            background=bool(app.config.get("SCAN_BUFFER", not app.testing)),
+            interval=float(app.config.get("SCAN_FLUSH_INTERVAL", 0.2)),
+            batch=int(app.config.get("SCAN_FLUSH_BATCH", 100)))
+
+
+def page_caches() -> _PageCaches:
+    """Return this application's scan-page caches and scan buffer (created on first use)."""
+    caches = current_app.extensions.get("scan_page")
+    if caches is None:
+        caches = current_app.extensions.setdefault("scan_page", _PageCaches(current_app))
+    return caches  # type: ignore[no-any-return]
 
 
 def label_uri() -> str:
@@ -41,49 +92,165 @@ def label_uri() -> str:
     return request.host_url.rstrip("/") + raw
 
 
-def _badge(subject_id: str | None) -> disclosure.Badge | None:
+def _cached_badge(subject_id: str | None, log: verdict.LogState | None
+                  ) -> tuple[disclosure.Badge | None, Any]:
+    """Return the credit badge of ``subject_id`` now, from the cache while nothing changed,
+    and what identifies this computation of it (None: not cached)."""
     if not subject_id:
-        return None
-    try:
-        return disclosure.badge(get_session(), subject_id, now())
-    except credit_errors.NotFound:
-        return None
-
-
-def _verdict(uri: str) -> verdict.Verdict:
+        return None, ()
+    at = now()
+    cache = page_caches().badges
+    key = (subject_id, *log) if log is not None else None
+    hit = cache.get(key) if key is not None else None
+    if hit is not None and at < hit[1]:
+        data = dataclasses.replace(hit[0], as_of=at) if hit[0] is not None else None
+        return data, (subject_id, hit[1])
     session = get_session()
-    return verdict.verify_scan(session, uri, keyring=label_keys.keyring(session),
-                               log_keys=log_keys(), origin=origin(), now=now())
+    try:
+        data = disclosure.badge(session, subject_id, at)
+    except credit_errors.NotFound:
+        data = None
+    if key is not None and log is not None and (data is None or (
+            data.checkpoint.size, data.checkpoint.root) == (
+            log[0], base64.b64encode(log[1]).decode("ascii"))):
+        expiry = _badge_expiry(session, subject_id, data, at)
+        cache.put(key, (data, expiry))
+        return data, (subject_id, expiry)
+    return data, None
+
+
+def _badge_expiry(session: Any, subject_id: str, data: disclosure.Badge | None,
+                  at: datetime) -> datetime:
+    """Return when the badge computed at ``at`` must be computed again (at most ``_BADGE_TTL``)."""
+    ends = [at + _BADGE_TTL]
+    if data is None:
+        return ends[0]
+    ends += [lic.valid_until for lic in data.licences]
+    ends += [credit_rules.utc(e.auto_end) for e in active_entries(session, subject_id, at)
+             if e.auto_end is not None]
+    commitment = active_commitment(session, subject_id, at)
+    if commitment is not None and commitment.valid_until is not None:
+        ends.append(credit_rules.utc(commitment.valid_until))
+    due = get_subject(session, subject_id).verification_due
+    if due is not None and credit_rules.utc(due) > at:
+        ends.append(credit_rules.utc(due))
+    return min(ends)
+
+
+def _verdict(uri: str, log: verdict.LogState | None = None) -> verdict.Verdict:
+    """Return the verdict of ``uri`` through stage (5) (``verdict.conclude`` adds the scans)."""
+    caches = page_caches()
+    if log is None:
+        with caches.engine.connect() as connection:  # lighter than the request's ORM session
+            log = verdict.log_state(connection)
+    session = get_session()  # only for what is not cached
+    return caches.verdicts.verify(
+        session, uri, keyring=lambda: label_keys.keyring(session), log_keys=caches.log_keys,
+        origin=origin(), now=now(), log=log)
+
+
+class _Count(int):
+    """A scan count that templates render as a placeholder, filled in after rendering.
+
+    The rendered page is cached without the count (it changes with every scan); comparisons
+    (``count > MANY_SCANS``) see the real number.
+    """
+
+    def __str__(self) -> str:
+        return _COUNT_HOLE
+
+    def __format__(self, spec: str) -> str:
+        return _COUNT_HOLE
+
+
+# Placeholders: letters and digits only (nothing to escape), random per process.
+_COUNT_HOLE = "scancount" + secrets.token_hex(8)
+_CSRF_HOLE = "csrftoken" + secrets.token_hex(8)
 
 
 def scan_view(record: bool = True, message: dict[str, str] | None = None,
               status: int = 200) -> tuple[str, int]:
-    """Verify the scanned label, record the scan (anonymous, coarse city) and render the page."""
+    """Verify the scanned label, record the scan (anonymous, coarse city) and render the page.
+
+    The page is rendered with placeholders for the scan count and the CSRF token, filled
+    in per request, and kept per process under everything else it shows (the URL, the
+    language, the log state, the verdict, the first scan, the badges' computations).
+    """
+    caches = page_caches()
     uri = label_uri().split("#", 1)[0]
-    result = _verdict(uri)
-    if record and result.item is not None and result.subject:
-        session = get_session()
-        city = request.headers.get(current_app.config["GEO_CITY_HEADER"])
-        scans.record_scan(session, result.subject, city, now())
-        session.commit()
-        result = _verdict(uri)  # the count and the suspicion include this scan
+    count: int | None = None
+    with caches.engine.connect() as connection:  # lighter than the request's ORM session
+        log = verdict.log_state(connection)
+        connection.rollback()  # the scans are read in a fresh snapshot (ScanBuffer.count)
+        result = _verdict(uri, log)
+        if result.item is not None and result.subject:
+            scan = None
+            if record:
+                scan = (now(), request.headers.get(current_app.config["GEO_CITY_HEADER"]))
+            # The count and the suspicion include this scan.
+            summary = caches.scans.count(connection, result.subject, scan)
+            if summary is not None:
+                count = summary.count
+                summary.count = _Count(count)
+            verdict.conclude(result, summary)  # stage (6): suspicion from the scans
     item = result.item or {}
-    context: dict[str, Any] = {
-        "v": result, "uri": uri, "item": item, "batch": result.batch or {},
-        "product": result.product or {}, "message": message,
-        "producer": _badge((result.product or {}).get("producer")),
-        "shop": _badge(item.get("lister")),
-        "events": timeline(result),
-    }
-    return render_template("scan.html", **context), status
+    producer, producer_key = _cached_badge((result.product or {}).get("producer"), result.log)
+    shop, shop_key = _cached_badge(item.get("lister"), result.log)
+    key = None
+    if message is None and producer_key is not None and shop_key is not None:
+        summary = result.summary
+        key = (uri, request.full_path, g.get("lang"), result.log, result.outcome, result.code,
+               result.detail, summary is None,
+               summary and (summary.first_at.date(), summary.first_city),
+               producer_key, shop_key)
+    html = caches.pages.get(key) if key is not None else None
+    if html is None:
+        html = render_template(
+            "scan.html", v=result, uri=uri, item=item, batch=result.batch or {},
+            product=result.product or {}, message=message, producer=producer, shop=shop,
+            events=timeline(result), gettext=_request_gettext(), csrf_token=lambda: _CSRF_HOLE)
+        if key is not None:
+            caches.pages.put(key, html)
+    if count is not None:
+        html = html.replace(_COUNT_HOLE, str(count))
+    return html.replace(_CSRF_HOLE, generate_csrf()), status
+
+
+def _request_gettext() -> Any:
+    """Return the templates' ``_`` bound to this request's translations.
+
+    The same function as the one Flask-Babel installs (Jinja's "newstyle" gettext: escaped
+    under autoescape, ``%(name)s`` variables), except that the catalogue is looked up once
+    per page instead of once per string (the scan page translates about 60 strings).
+    """
+    catalogue = get_translations()
+
+    @pass_context
+    def gettext(context: Context, string: str, **variables: Any) -> str:
+        text: str = catalogue.ugettext(string)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    return gettext
 
 
 def timeline(result: verdict.Verdict) -> list[dict[str, Any]]:
     """Return the journey as display rows, oldest first, corrections marked."""
     if result.history is None:
         return []
+    key = (result.subject or "", result.history.tree_size, result.history.root)
+    cache = page_caches().timelines
+    rows = cache.get(key)
+    if rows is None:
+        rows = _timeline_rows(result.history)
+        cache.put(key, rows)
+    return rows
+
+
+def _timeline_rows(history: Any) -> list[dict[str, Any]]:
     rows = []
-    for event in result.history.events:
+    for event in history.events:
         body = dict(event.entry.body)
         rows.append({"kind": event.kind, "time": event.entry.time, "index": event.index,
                      "place": body.get("place") or body.get("inspecting_body") or "",
