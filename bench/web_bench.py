@@ -131,11 +131,13 @@ def server_env(workdir: Path) -> dict[str, str]:
 
 def _demo_load(app: Any) -> tuple[list[str], dict[str, str]]:
     output = app.test_cli_runner().invoke(args=["demo", "load", "--base-url", BASE]).output
-    paths = [line.removeprefix(BASE) for line in output.splitlines() if line.startswith(BASE + "/01/")]
+    paths = [line.removeprefix(BASE) for line in output.splitlines()
+             if line.startswith(BASE + "/01/")]
     tokens = {}
     for line in output.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[0] in ("admin", "producer", "platform", "merchant", "inspector"):
+        if len(parts) == 2 and parts[0] in ("admin", "producer", "platform", "merchant",
+                                            "inspector"):
             tokens[parts[0]] = parts[1]
     if len(paths) != 6 or "platform" not in tokens:
         raise RuntimeError(f"demo load printed no labels or tokens:\n{output}")
@@ -172,7 +174,8 @@ def build(workdir: Path, events: int, sold: int, sample: int) -> dict[str, Any]:
                                  ("merchant", "merchant"), ("logistics", "logistics"),
                                  ("inspector", "inspection"))}
         from credit.models import Subject
-        ids["courier"] = session.scalars(select(Subject.id).where(Subject.kind == "courier")).first()
+        ids["courier"] = session.scalars(
+            select(Subject.id).where(Subject.kind == "courier")).first()
     producer = Actor(ids["producer"], "producer")
     gtins = [gtin14(ref) for ref in GTIN_REFS]
 
@@ -244,7 +247,8 @@ def build(workdir: Path, events: int, sold: int, sample: int) -> dict[str, Any]:
             buyer, _ = commit(f"buyer-{order}", f"{rng.getrandbits(128):032x}")
             signer_c, _ = commit(f"receiver-{order}", f"{rng.getrandbits(128):032x}")
             calls += [
-                (merchant, "listing", item | {"platform": ids["platform"], "shop_id": ids["merchant"],
+                (merchant, "listing", item | {"platform": ids["platform"],
+                                              "shop_id": ids["merchant"],
                                               "listing_id": f"SKU-{serial}"}),
                 (merchant, "sale", item | {"order_id": order, "buyer_commitment": buyer,
                                            "price_cents": 350, "currency": "CNY"}),
@@ -320,8 +324,8 @@ def profile(workdir: Path, world: dict[str, Any], requests: int, top: int) -> di
     def run(n: int) -> float:
         started = time.process_time()  # CPU time of this process (the machine is shared)
         for i in range(n):
-            response = client.get(mix[i % len(mix)],
-                                  environ_base={"REMOTE_ADDR": f"10.0.{i // 250 % 250}.{i % 250 + 1}"})
+            address = f"10.0.{i // 250 % 250}.{i % 250 + 1}"
+            response = client.get(mix[i % len(mix)], environ_base={"REMOTE_ADDR": address})
             assert response.status_code == 200, response.status_code
         return (time.process_time() - started) / n * 1000
 
@@ -362,7 +366,8 @@ local counter = 0
 math.randomseed(os.time() + math.floor(os.clock() * 1000000))
 request = function()
   counter = counter + 1
-  local ip = "10." .. math.random(0, 255) .. "." .. math.random(0, 255) .. "." .. math.random(1, 254)
+  local ip = "10." .. math.random(0, 255) .. "." .. math.random(0, 255) .. "."
+             .. math.random(1, 254)
   if method == "PING" then
     return wrk.format("GET", "/healthz", {["X-Forwarded-For"] = ip})
   end
@@ -382,7 +387,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(workdir: Path, kind: str, workers: int, threads: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(workdir: Path, kind: str, workers: int,
+                 threads: int) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", kind,
            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048",
@@ -459,7 +465,8 @@ def _get(port: int, path: str, n: int) -> int:
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        conn.request("GET", path, headers={"X-Forwarded-For": f"10.9.{n // 250 % 250}.{n % 250 + 1}"})
+        address = f"10.9.{n // 250 % 250}.{n % 250 + 1}"
+        conn.request("GET", path, headers={"X-Forwarded-For": address})
         response = conn.getresponse()
         response.read()
         return response.status
@@ -538,7 +545,8 @@ def run_load(workdir: Path, world: dict[str, Any], servers: Sequence[str], endpo
                 stop_server(server)
             row = {"endpoint": endpoint, "server": server_spec, **figures,
                    "load": f"{load_before} → {load_after}"}
-            if endpoint == "scan":  # every answered scan must be counted once (after the flush at exit)
+            # Every scan of an item must be stored once (after the workers' flush at exit).
+            if endpoint == "scan":
                 row["scans_counted"] = scans_recorded(workdir) - before
                 row["scan_requests"] = warm_requests + figures["requests"]
             met = figures["rps"] >= TARGET_RPS and figures["p99"] < TARGET_P99_MS

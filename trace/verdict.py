@@ -232,15 +232,17 @@ class ScanCache:
     of a revoked key's labels: statuses are current ones, as in ``verify_scan``.
     """
 
-    def __init__(self, size: int = 4096) -> None:
+    def __init__(self, size: int = 2048) -> None:
         self.links: BoundedCache[str, tuple[DigitalLink | None, LabelError | None]] = (
             BoundedCache(size))
-        self.signatures: BoundedCache[tuple[str, frozenset[LabelKey]], _Signature] = BoundedCache(size)
+        self.signatures: BoundedCache[tuple[str, frozenset[LabelKey]], _Signature] = (
+            BoundedCache(size))
         self.facts: BoundedCache[tuple[str, int, bytes], _Facts] = BoundedCache(size)
         self._keyring: tuple[LogState, LabelKeyring, frozenset[LabelKey]] | None = None
         self._lock = threading.Lock()
 
-    def _keys(self, log: LogState, load: Callable[[], LabelKeyring]) -> tuple[LabelKeyring, frozenset[LabelKey]]:
+    def _keys(self, log: LogState, load: Callable[[], LabelKeyring]
+              ) -> tuple[LabelKeyring, frozenset[LabelKey]]:
         current = self._keyring
         if current is not None and current[0] == log:
             return current[1], current[2]
@@ -302,8 +304,9 @@ class ScanCache:
         assert gtin and lot and serial  # a verified label names all three
         item = queries.find_item(session, gtin, lot, serial)
         if item is None:
-            facts = _Facts(None, None, None, None, (COUNTERFEIT, "trace.unknown_serial", 3,
-                                                    f"serial {serial} of {gtin}/{lot} was never issued"))
+            facts = _Facts(None, None, None, None, (
+                COUNTERFEIT, "trace.unknown_serial", 3,
+                f"serial {serial} of {gtin}/{lot} was never issued"))
             self.facts.put((subject, *log), facts)
             return facts
         batch, product = queries.find_batch(session, gtin, lot), queries.find_product(session, gtin)

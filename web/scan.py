@@ -57,7 +57,9 @@ class _PageCaches:
     """What one process keeps between scan requests (see the module docstring)."""
 
     def __init__(self, app: Flask) -> None:
-        size = int(app.config.get("SCAN_CACHE_SIZE", 4096))
+        # About 35 KiB per label at 1M entries (history with proofs, journey, page): a full
+        # set of caches is about 70 MB per process.
+        size = int(app.config.get("SCAN_CACHE_SIZE", 2048))
         self.verdicts = verdict.ScanCache(size)
         self.timelines: verdict.BoundedCache[tuple[str, int, bytes], list[dict[str, Any]]] = (
             verdict.BoundedCache(size))
