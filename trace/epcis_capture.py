@@ -38,7 +38,7 @@ from ledger.models import LogEntry
 from ledger.sequencer import LogWriter, NewEntry
 from trace import identifiers as ids
 from trace.epcis import NS, EpcisSchema
-from trace.epcis_hash import CBV, canonical_id, cbv_term, event_hash
+from trace.epcis_hash import CBV, canonical_id, canonical_link, cbv_term, event_hash
 from trace.errors import EpcisInvalid, ForbiddenRole
 from trace.events import event_time, ledger_kind
 from trace.models import EPCIS_EVENTS, ITEMS
@@ -171,9 +171,15 @@ class _Resolver:
         self._lots: dict[tuple[str, str], str | None] = {}
 
     def canonical(self, uri: str) -> str:
+        """Return :func:`canonical_id` of ``uri``, a Digital Link parsed once for both uses."""
         value = self._canonical.get(uri)
         if value is None:
-            value = self._canonical[uri] = canonical_id(uri)
+            if uri.startswith(("http://", "https://")) and uri == uri.strip():
+                link = self.link(uri)
+                value = canonical_link(link) if link is not None else uri
+            else:
+                value = canonical_id(uri)
+            self._canonical[uri] = value
         return value
 
     def link(self, uri: str) -> Any:
@@ -325,7 +331,7 @@ def _prepare(
     resolver: _Resolver, event: Mapping[str, Any], prefixes: Mapping[str, str],
     context_text: str | Exception | None,
 ) -> _Prepared:
-    digest = event_hash(event, prefixes)
+    digest = event_hash(event, prefixes, resolver.canonical)
     when = event_time(datetime.fromisoformat(_FRACTION.sub(r"\1", event["eventTime"])))
     objects = _objects(resolver, event)
     body: dict[str, Any] = {

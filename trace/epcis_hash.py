@@ -29,14 +29,14 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from labels.digital_link import CANONICAL_BASE, parse_digital_link, percent_encode
+from labels.digital_link import CANONICAL_BASE, DigitalLink, parse_digital_link, percent_encode
 from labels.errors import LabelError
 from labels.gs1 import check_digit
 
-__all__ = ["CBV", "event_hash", "pre_hash", "epc_to_dl", "canonical_id", "cbv_term"]
+__all__ = ["CBV", "event_hash", "pre_hash", "epc_to_dl", "canonical_id", "canonical_link", "cbv_term"]
 
 CBV = "https://ref.gs1.org/cbv/"
 # CBV 2.0 §7: the web-vocabulary prefix of each CBV vocabulary, by the field holding it.
@@ -129,15 +129,20 @@ def canonical_id(value: str) -> str:
             link = parse_digital_link(value)
         except LabelError:
             return value
-        # Rule 18 (III): only the finest level: 01+21, else 01+10, else the key alone.
-        keep = [("21", link.serial)] if link.serial else [("10", link.lot)] if link.lot else []
-        if link.key_ai == "414":
-            keep = [(ai, v) for ai, v in link.qualifiers if ai == "254"]
-        path = f"/{link.key_ai}/{link.key}" + "".join(
-            f"/{ai}/{percent_encode(v)}" for ai, v in keep if v
-        )
-        return CANONICAL_BASE + path
+        return canonical_link(link)
     return value
+
+
+def canonical_link(link: DigitalLink) -> str:
+    """Return the hash form of a parsed Digital Link (rule 18): the finest key, no query."""
+    # Rule 18 (III): only the finest level: 01+21, else 01+10, else the key alone.
+    keep = [("21", link.serial)] if link.serial else [("10", link.lot)] if link.lot else []
+    if link.key_ai == "414":
+        keep = [(ai, v) for ai, v in link.qualifiers if ai == "254"]
+    path = f"/{link.key_ai}/{link.key}" + "".join(
+        f"/{ai}/{percent_encode(v)}" for ai, v in keep if v
+    )
+    return CANONICAL_BASE + path
 
 
 def _time(value: str) -> str:
@@ -161,12 +166,22 @@ def _number(value: Any) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def _scalar(value: Any) -> str:
+class _Context(NamedTuple):
+    """What the builders share: the document's prefixes and the identifier normaliser."""
+
+    prefixes: Mapping[str, str]
+    canonical: Callable[[str], str]
+
+
+_Builder = Callable[[str, Any, _Context], str]
+
+
+def _scalar(value: Any, ctx: _Context) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return _number(value)
-    return canonical_id(
+    return ctx.canonical(
         cbv_term(str(value), "bizStep")
         if str(value).startswith("urn:epcglobal:cbv:")
         else str(value)
@@ -180,21 +195,21 @@ def _key(name: str, prefixes: Mapping[str, str]) -> str:
     return name
 
 
-def _extension(name: str, value: Any, prefixes: Mapping[str, str]) -> list[str]:
+def _extension(name: str, value: Any, ctx: _Context) -> list[str]:
     """Return the pre-hash strings of one extension element (one per list member)."""
-    key = _key(name, prefixes)
+    key = _key(name, ctx.prefixes)
     if isinstance(value, list):
-        return [s for member in value for s in _extension(name, member, prefixes)]
+        return [s for member in value for s in _extension(name, member, ctx)]
     if isinstance(value, Mapping):
         text = value.get("#text")
         children = sorted(
             s
             for k, v in value.items()
             if not k.startswith(("@", "#"))
-            for s in _extension(k, v, prefixes)
+            for s in _extension(k, v, ctx)
         )
-        return [key + (f"={_scalar(text)}" if text is not None else "") + "".join(children)]
-    return [f"{key}={_scalar(value)}"]
+        return [key + (f"={_scalar(text, ctx)}" if text is not None else "") + "".join(children)]
+    return [f"{key}={_scalar(value, ctx)}"]
 
 
 def _listing(name: str, members: list[str]) -> str:
@@ -202,26 +217,26 @@ def _listing(name: str, members: list[str]) -> str:
     return name + "".join(members) if members else ""
 
 
-def _epcs(name: str, value: Any, _: Mapping[str, str]) -> str:
-    return _listing(name, [f"epc={canonical_id(v)}" for v in value or []])
+def _epcs(name: str, value: Any, ctx: _Context) -> str:
+    return _listing(name, [f"epc={ctx.canonical(v)}" for v in value or []])
 
 
-def _quantities(name: str, value: Any, _: Mapping[str, str]) -> str:
+def _quantities(name: str, value: Any, ctx: _Context) -> str:
     members = []
     for q in value or []:
-        parts = [f"epcClass={canonical_id(q['epcClass'])}"]
+        parts = [f"epcClass={ctx.canonical(q['epcClass'])}"]
         parts += [f"quantity={_number(q['quantity'])}"] if "quantity" in q else []
         parts += [f"uom={q['uom'].strip()}"] if "uom" in q else []
         members.append("quantityElement" + "".join(parts))
     return _listing(name, members)
 
 
-def _typed(member: str, vocabulary: str) -> Callable[[str, Any, Mapping[str, str]], str]:
-    def build(name: str, value: Any, _: Mapping[str, str]) -> str:
+def _typed(member: str, vocabulary: str) -> _Builder:
+    def build(name: str, value: Any, ctx: _Context) -> str:
         return _listing(
             name,
             [
-                f"{member}={canonical_id(v[member])}"
+                f"{member}={ctx.canonical(v[member])}"
                 + (f"type={cbv_term(v['type'], vocabulary)}" if "type" in v else "")
                 for v in value or []
             ],
@@ -230,24 +245,22 @@ def _typed(member: str, vocabulary: str) -> Callable[[str, Any, Mapping[str, str
     return build
 
 
-def _location(name: str, value: Any, prefixes: Mapping[str, str]) -> str:
-    extra = sorted(s for k, v in value.items() if k != "id" for s in _extension(k, v, prefixes))
-    return f"{name}id={canonical_id(value['id'])}" + "".join(extra)
+def _location(name: str, value: Any, ctx: _Context) -> str:
+    extra = sorted(s for k, v in value.items() if k != "id" for s in _extension(k, v, ctx))
+    return f"{name}id={ctx.canonical(value['id'])}" + "".join(extra)
 
 
-def _plain(
-    vocabulary: str | None = None, time: bool = False
-) -> Callable[[str, Any, Mapping[str, str]], str]:
-    def build(name: str, value: Any, _: Mapping[str, str]) -> str:
+def _plain(vocabulary: str | None = None, time: bool = False) -> _Builder:
+    def build(name: str, value: Any, ctx: _Context) -> str:
         if time:
             return f"{name}={_time(value)}"
-        text = cbv_term(value, vocabulary) if vocabulary else canonical_id(str(value))
+        text = cbv_term(value, vocabulary) if vocabulary else ctx.canonical(str(value))
         return f"{name}={text}"
 
     return build
 
 
-def _persistent(name: str, value: Any, _: Mapping[str, str]) -> str:
+def _persistent(name: str, value: Any, _: _Context) -> str:
     parts = [
         f"{k}={cbv_term(v, 'disposition')}"
         for k in ("set", "unset")
@@ -256,17 +269,17 @@ def _persistent(name: str, value: Any, _: Mapping[str, str]) -> str:
     return name + "".join(parts) if parts else ""
 
 
-def _nested(name: str, value: Any, prefixes: Mapping[str, str]) -> str:
+def _nested(name: str, value: Any, ctx: _Context) -> str:
     # Sensor data and ILMD: each member's fields as extension strings, members sorted.
     if isinstance(value, Mapping):
-        return _listing(name, [s for k, v in value.items() for s in _extension(k, v, prefixes)])
+        return _listing(name, [s for k, v in value.items() for s in _extension(k, v, ctx)])
     return _listing(
-        name, [s for member in value for s in _extension("sensorElement", member, prefixes)]
+        name, [s for member in value for s in _extension("sensorElement", member, ctx)]
     )
 
 
 # CBV 2.0 §8.9 canonical property order (reference implementation README, rows 2-24).
-_ORDER: tuple[tuple[str, Callable[[str, Any, Mapping[str, str]], str]], ...] = (
+_ORDER: tuple[tuple[str, _Builder], ...] = (
     ("eventTime", _plain(time=True)),
     ("eventTimeZoneOffset", _plain()),
     ("epcList", _epcs),
@@ -294,28 +307,39 @@ _ORDER: tuple[tuple[str, Callable[[str, Any, Mapping[str, str]], str]], ...] = (
 _ORDERED = frozenset(name for name, _ in _ORDER)
 
 
-def pre_hash(event: Mapping[str, Any], prefixes: Mapping[str, str] | None = None) -> str:
+def pre_hash(
+    event: Mapping[str, Any],
+    prefixes: Mapping[str, str] | None = None,
+    canonical: Callable[[str], str] = canonical_id,
+) -> str:
     """Return the pre-hash string of an EPCIS 2.0 JSON event.
 
     ``prefixes`` maps the document's JSON-LD context prefixes to namespaces
     (``{"example": "http://ns.example.com/epcis/"}``), for extension keys.
+    ``canonical`` normalises identifiers (rules 17-18); a caller that has parsed
+    the document's EPCs already passes a memo of :func:`canonical_id`.
     """
-    prefixes = dict(prefixes or {})
-    prefixes.setdefault("cbvmda", "urn:epcglobal:cbv:mda:")
+    ctx = _Context(
+        {"cbvmda": "urn:epcglobal:cbv:mda:", **(prefixes or {})}, canonical
+    )
     parts = [f"eventType={event['type']}"]
     for name, build in _ORDER:
         if name in event and event[name] not in (None, [], {}):
-            parts.append(build(name, event[name], prefixes))
+            parts.append(build(name, event[name], ctx))
     extensions = [
         s
         for k, v in event.items()
         if k not in _ORDERED and k not in _NOT_HASHED
-        for s in _extension(k, v, prefixes)
+        for s in _extension(k, v, ctx)
     ]
     return "".join(parts) + "".join(sorted(extensions))
 
 
-def event_hash(event: Mapping[str, Any], prefixes: Mapping[str, str] | None = None) -> str:
+def event_hash(
+    event: Mapping[str, Any],
+    prefixes: Mapping[str, str] | None = None,
+    canonical: Callable[[str], str] = canonical_id,
+) -> str:
     """Return the event's hash id ``ni:///sha-256;<hex>?ver=CBV2.0`` (RFC 6920)."""
-    digest = hashlib.sha256(pre_hash(event, prefixes).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(pre_hash(event, prefixes, canonical).encode("utf-8")).hexdigest()
     return f"ni:///sha-256;{digest}?ver=CBV2.0"
