@@ -88,18 +88,20 @@ def _drop_database(admin_url: str, name: str) -> None:
     engine.dispose()
 
 
-def run(db_url: str | None, requests: int, clients: int, workers: int) -> dict[str, float]:
+def run(db_url: str | None, requests: int, clients: int, workers: int,
+        threads: int) -> dict[str, float]:
     """Serve the app with gunicorn and append ``requests`` entries over HTTP."""
     if db_url is not None:
         own, name = _own_database(db_url)
         try:
-            return _run(own, requests, clients, workers)
+            return _run(own, requests, clients, workers, threads)
         finally:
             _drop_database(db_url, name)
-    return _run(None, requests, clients, workers)
+    return _run(None, requests, clients, workers, threads)
 
 
-def _run(db_url: str | None, requests: int, clients: int, workers: int) -> dict[str, float]:
+def _run(db_url: str | None, requests: int, clients: int, workers: int,
+         threads: int) -> dict[str, float]:
     folder = Path(tempfile.mkdtemp(prefix="append-bench-"))
     env = dict(os.environ, INSTANCE_PATH=str(folder / "instance"), LOG_LEVEL="WARNING",
                RATELIMIT_ENABLED="false")
@@ -108,6 +110,7 @@ def _run(db_url: str | None, requests: int, clients: int, workers: int) -> dict[
     port = _free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers),
+         "--worker-class", "gthread", "--threads", str(threads),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env=env)
     try:
@@ -147,12 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8,
+                        help="gthread threads per worker (requests a worker's group commit can join)")
     args = parser.parse_args(argv)
     targets = [("SQLite", None)] + ([("PostgreSQL", args.pg_url)] if args.pg_url else [])
     print(f"{'database':<11} {'requests':>8} {'errors':>6} {'appends/s':>10} {'p50 ms':>7} "
           f"{'p99 ms':>7}  target >= {TARGET:.0f}/s")
     for name, url in targets:
-        r = run(url, args.requests, args.clients, args.workers)
+        r = run(url, args.requests, args.clients, args.workers, args.threads)
         met = "met" if r["rate"] >= TARGET and not r["errors"] else "NOT met"
         print(f"{name:<11} {r['requests']:>8.0f} {r['errors']:>6.0f} {r['rate']:>10.0f} "
               f"{r['p50']:>7.1f} {r['p99']:>7.1f}  {met}")

@@ -9,8 +9,11 @@ heads, the new head and the signed checkpoint commit together or not at all.
 from __future__ import annotations
 
 import base64
+import fcntl
+import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -26,7 +29,7 @@ from ledger.models import HEAD_ID, CheckpointRow, LogEntry, LogHead, ObjectHead,
 from ledger.signer import LogSigner
 from ledger.store import HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, LogState, tiles_matching
 
-__all__ = ["NewEntry", "Appended", "LogWriter", "write_transaction", "append"]
+__all__ = ["NewEntry", "Appended", "LogWriter", "Mark", "FileLock", "write_transaction", "append"]
 
 _CHUNK = 500  # rows per IN (...) lookup; well under SQLite's variable limit
 
@@ -73,6 +76,17 @@ class Appended:
     prev: bytes | None
 
 
+@dataclass(frozen=True)
+class Mark:
+    """A writer's state between two appends (see :meth:`LogWriter.mark`)."""
+
+    size: int
+    frontier: merkle.Frontier
+    appended: int
+    nodes: int
+    chains: dict[str, tuple[int, bytes, int, bool]]
+
+
 @dataclass
 class LogWriter:
     """The appends of one write transaction; obtained from ``write_transaction``."""
@@ -81,11 +95,19 @@ class LogWriter:
     head: LogHead
     appended: list[Appended] = field(default_factory=list)
     _chains: dict[str, tuple[int, bytes, int, bool]] = field(default_factory=dict)
+    # Tile nodes computed but not yet written: written once, when the transaction ends,
+    # as is the head (its size, frontier and root live here until then).
+    _nodes: list[tuple[int, int, bytes]] = field(default_factory=list)
+    _frontier: merkle.Frontier = field(init=False)
+    _size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._frontier, self._size = merkle.decode_frontier(self.head.frontier)
 
     @property
     def size(self) -> int:
         """Return the log size including this transaction's appends so far."""
-        return self.head.size
+        return self._size
 
     def chain_head(self, subject: str) -> bytes | None:
         """Return the leaf hash of the last entry about ``subject`` (None if it has none)."""
@@ -100,7 +122,7 @@ class LogWriter:
             once the transaction rolls back).
         """
         self._load_chains([e.subject for e in entries])
-        start = self.head.size
+        start = self._size
         batch: list[Appended] = []
         for offset, new in enumerate(entries):
             known = self._chains.get(new.subject)
@@ -130,17 +152,16 @@ class LogWriter:
                 self._chains[subject] = (idx, leaf, count, True)
 
     def _integrate(self, batch: list[Appended]) -> None:
-        frontier, size = merkle.decode_frontier(self.head.frontier)
-        frontier, size, nodes = merkle.append(frontier, size, [a.leaf_hash for a in batch])
+        frontier, size, nodes = merkle.append(
+            self._frontier, self._size, [a.leaf_hash for a in batch]
+        )
         self.session.connection().execute(
             _INSERT_ENTRIES,
             [{"idx": a.index, "leaf_hash": a.leaf_hash, "subject": a.subject, "kind": a.kind,
               "data": a.data} for a in batch],
         )
-        self._write_tiles(nodes)
-        self.head.size = size
-        self.head.frontier = merkle.encode_frontier(frontier, size)
-        self.head.root = merkle.frontier_root(frontier, size)
+        self._nodes.extend(nodes)
+        self._frontier, self._size = frontier, size
 
     def _write_tiles(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         grouped: dict[tuple[int, int], list[tuple[int, bytes]]] = {}
@@ -178,8 +199,29 @@ class LogWriter:
         if changed:
             conn.execute(_UPDATE_TILES, changed)
 
-    def flush_chains(self) -> None:
-        """Write the chain heads of every subject this transaction appended to."""
+    def mark(self) -> Mark:
+        """Return the writer's state, for :meth:`reset` after a rolled-back savepoint."""
+        return Mark(self._size, self._frontier, len(self.appended), len(self._nodes),
+                    dict(self._chains))
+
+    def reset(self, mark: Mark) -> None:
+        """Forget the appends made since ``mark`` (their rows went with a savepoint)."""
+        self._size, self._frontier = mark.size, mark.frontier
+        del self.appended[mark.appended:]
+        del self._nodes[mark.nodes:]
+        self._chains = mark.chains
+
+    def flush(self) -> None:
+        """Write the tiles, chain heads and head of everything this transaction appended."""
+        self._write_tiles(self._nodes)
+        self._nodes = []
+        self._flush_chains()
+        head = self.head
+        head.size = self._size
+        head.frontier = merkle.encode_frontier(self._frontier, self._size)
+        head.root = merkle.frontier_root(self._frontier, self._size)
+
+    def _flush_chains(self) -> None:
         new_rows, changed = [], []
         for subject in {a.subject for a in self.appended}:
             idx, leaf, count, exists = self._chains[subject]
@@ -239,21 +281,65 @@ def _lock_head(session: Session, origin: str) -> LogHead:
     return head
 
 
+class FileLock:
+    """An exclusive ``flock`` on a file, held by one writer of the host at a time.
+
+    SQLite makes a writer that finds the database locked sleep and poll (1, 2, 5, 10 ms
+    and longer), so writers of several processes would mostly sleep; the kernel wakes
+    the next ``flock`` waiter as soon as the lock is free.  The database lock still
+    decides: the file lock only queues the writers of one host in front of it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._local = threading.local()
+
+    def _fd(self) -> int:
+        # One descriptor per thread and process: flock locks belong to the open file
+        # description, so two threads sharing one descriptor would not exclude each other.
+        fd: int | None = getattr(self._local, "fd", None)
+        if fd is None or getattr(self._local, "pid", None) != os.getpid():
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._local.fd, self._local.pid = fd, os.getpid()
+        return fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock for the duration of the block."""
+        fd = self._fd()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 @contextmanager
-def write_transaction(session: Session, signer: LogSigner) -> Iterator[LogWriter]:
+def write_transaction(
+    session: Session, signer: LogSigner, lock: FileLock | None = None
+) -> Iterator[LogWriter]:
     """Open one serialised write transaction on the log, sign and commit it on exit.
 
     Everything the block writes through ``session`` (projections, say) commits in the
     same transaction as the entries.  On an exception everything is rolled back.
+    ``lock``, if given, is taken before the database's own write lock and released
+    after the commit (see :class:`FileLock`).
 
     :raises SequencerError: when the log would fork or belongs to another origin.
     """
+    with lock.held() if lock is not None else nullcontext():
+        with _write_transaction(session, signer) as writer:
+            yield writer
+
+
+@contextmanager
+def _write_transaction(session: Session, signer: LogSigner) -> Iterator[LogWriter]:
     writer = LogWriter(session, _lock_head(session, signer.origin))
     before = LogState(signer.origin, writer.head.size, writer.head.root, writer.head.checkpoint)
     try:
         yield writer
         if writer.appended:
-            writer.flush_chains()
+            writer.flush()
             note = signer.sign_checkpoint(session, before, writer.head.size, writer.head.root)
             writer.head.checkpoint = note
             session.add(CheckpointRow(size=writer.head.size, root=writer.head.root, note=note,

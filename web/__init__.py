@@ -54,11 +54,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     ratelimit.init_app(app)
     db.init_app(app)
-    from ledger.signer import LogSigner
+    from web import glue
 
-    app.extensions["ledger_signer"] = LogSigner.from_instance(
-        app.instance_path, app.config["LEDGER_ORIGIN"]
-    )
+    glue.init_app(app)
 
     from flask_wtf.csrf import CSRFProtect
 

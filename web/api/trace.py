@@ -16,7 +16,7 @@ from web.api.spec import operation
 from web.auth import current_actor
 from web.db import get_session
 from web.errors import RequestError
-from web.glue import to_json, writing
+from web.glue import committed, to_json, writing
 
 __all__: list[str] = []
 
@@ -60,8 +60,8 @@ def create_product() -> tuple[Response, int]:
     """Register a product of the calling producer."""
     body = request.get_json()
     at = body.pop("at", None)
-    with writing() as writer:
-        index = services.register_product(writer, current_actor(), at=at, **body)
+    actor = current_actor()
+    index = committed(lambda w: services.register_product(w, actor, at=at, **body))
     return jsonify(gtin=normalise_gtin(body["gtin"]), index=index), 201
 
 
@@ -71,8 +71,8 @@ def create_batch() -> tuple[Response, int]:
     """Commission a batch of one of the caller's products."""
     body = request.get_json()
     at = body.pop("at", None)
-    with writing() as writer:
-        index = services.create_batch(writer, current_actor(), at=at, **body)
+    actor = current_actor()
+    index = committed(lambda w: services.create_batch(w, actor, at=at, **body))
     return jsonify(gtin=normalise_gtin(body["gtin"]), lot=body["lot"], index=index), 201
 
 
@@ -81,10 +81,9 @@ def create_batch() -> tuple[Response, int]:
 def create_serials() -> tuple[Response, int]:
     """Record one serialisation event per item, all in one ledger batch."""
     body = request.get_json()
-    with writing() as writer:
-        indexes = services.serialise_items(writer, current_actor(), gtin=body["gtin"],
-                                           lot=body["lot"], serials=body["serials"],
-                                           at=body.get("at"))
+    actor = current_actor()
+    indexes = committed(lambda w: services.serialise_items(
+        w, actor, gtin=body["gtin"], lot=body["lot"], serials=body["serials"], at=body.get("at")))
     return jsonify(count=len(indexes), first_index=indexes.start,
                    last_index=indexes.stop - 1), 201
 
@@ -97,8 +96,8 @@ def create_event() -> tuple[Response, int]:
     body = dict(request.get_json())
     kind, at, proof = body.pop("kind"), body.pop("at", None), body.pop("proof", None)
     opening = Opening(proof["salt"], proof["value"]) if proof else None
-    with writing() as writer:
-        index = services.record_event(writer, current_actor(), kind, body, at=at, proof=opening)
+    actor = current_actor()
+    index = committed(lambda w: services.record_event(w, actor, kind, body, at=at, proof=opening))
     return jsonify(index=index, kind=kind), 201
 
 

@@ -1,0 +1,174 @@
+"""Group commit: concurrent writers share transactions; one failing job is undone alone."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import audit, merkle, sequencer, store
+from ledger.errors import SequencerError
+from ledger.group_commit import GroupCommitter
+from ledger.models import CheckpointRow, LogEntry, ObjectHead
+from ledger.signer import LogSigner
+from tests.factories import new_entries
+
+
+class Boom(Exception):
+    """A job's own failure."""
+
+
+def _committer(app: Flask, signer: LogSigner, **kwargs: Any) -> GroupCommitter:
+    return GroupCommitter(app.extensions["sessionmaker"], signer,
+                          lock=app.extensions["ledger_lock"], **kwargs)
+
+
+def _run_all(committer: GroupCommitter, jobs: list[Callable[[sequencer.LogWriter], Any]],
+             hold_first: bool = True) -> list[Any]:
+    """Run ``jobs`` from one thread each; the first job waits until all others are queued."""
+    results: list[Any] = [None] * len(jobs)
+    started, queued = threading.Event(), threading.Event()
+
+    def first(writer: sequencer.LogWriter) -> Any:
+        started.set()
+        queued.wait(10)
+        return jobs[0](writer)
+
+    def call(i: int) -> None:
+        try:
+            results[i] = committer.run(first if i == 0 and hold_first else jobs[i])
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            results[i] = exc
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(jobs))]
+    threads[0].start()
+    if hold_first:
+        assert started.wait(10)  # the first job runs, alone in its group
+    for thread in threads[1:]:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while committer._queue.qsize() < len(jobs) - 1 and time.monotonic() < deadline:  # noqa: SLF001
+        time.sleep(0.001)
+    queued.set()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+def _append(subject: str, n: int) -> Callable[[sequencer.LogWriter], list[int]]:
+    def job(writer: sequencer.LogWriter) -> list[int]:
+        entries = [sequencer.NewEntry("test.event", "2026-11-28T08:00:00+08:00", "actor:t",
+                                      subject, {"n": n})]
+        return [a.index for a in writer.append(entries)]
+    return job
+
+
+def test_concurrent_jobs_share_one_transaction_and_get_consecutive_indexes(
+    app: Flask, db_session: Session, signer: LogSigner
+) -> None:
+    committer = _committer(app, signer)
+    jobs = [_append(f"item:{i % 3}", i) for i in range(20)]
+    results = _run_all(committer, jobs)
+    indexes = sorted(i for r in results for i in r)
+    assert indexes == list(range(20))
+    # The first job ran alone while the 19 others queued; those then shared one group.
+    assert (committer.groups, committer.jobs) == (2, 20)
+    assert db_session.scalar(select(CheckpointRow.size).order_by(CheckpointRow.size.desc())) == 20
+    assert len(list(db_session.scalars(select(CheckpointRow.size)))) == 2
+    report = audit.audit(db_session, signer.vkey, workers=1)
+    assert (report.size, report.subjects) == (20, 3)
+
+
+def test_a_failing_job_is_undone_alone_and_the_chain_skips_it(
+    app: Flask, db_session: Session, signer: LogSigner
+) -> None:
+    committer = _committer(app, signer)
+
+    def failing(writer: sequencer.LogWriter) -> None:
+        writer.append(new_entries(2, ("item:x", "item:y")))  # appended, then refused
+        raise Boom("refused after appending")
+
+    jobs = [_append("item:x", 0), _append("item:x", 1), failing, _append("item:x", 3)]
+    results = _run_all(committer, jobs)
+    assert isinstance(results[2], Boom)
+    assert [results[0], results[1], results[3]] == [[0], [1], [2]]
+    rows = list(db_session.execute(select(LogEntry.idx, LogEntry.subject).order_by(LogEntry.idx)))
+    assert [tuple(r) for r in rows] == [(0, "item:x"), (1, "item:x"), (2, "item:x")]
+    assert db_session.get(ObjectHead, "item:y") is None
+    head = db_session.get(ObjectHead, "item:x")
+    assert head is not None and (head.count, head.last_idx) == (3, 2)
+    leaves = list(db_session.scalars(select(LogEntry.leaf_hash).order_by(LogEntry.idx)))
+    assert store.read_head(db_session).root == merkle.root_hash(leaves)
+    audit.audit(db_session, signer.vkey, workers=1)  # prev links and tiles are whole
+
+
+def test_a_failed_commit_fails_every_job_of_the_group_and_writes_nothing(
+    app: Flask, db_session: Session, signer: LogSigner, tmp_path: Path
+) -> None:
+    sequencer.append(db_session, signer, new_entries(3))
+    db_session.close()
+    # The signer remembers a larger checkpoint than the database holds: a restored backup.
+    signer.remember(10, b"\x01" * 32)
+    committer = _committer(app, signer)
+    results = _run_all(committer, [_append("item:a", i) for i in range(4)])
+    assert all(isinstance(r, SequencerError) for r in results)
+    assert store.read_head(db_session).size == 3
+
+
+def test_the_thread_stops_when_idle_and_starts_again(
+    app: Flask, db_session: Session, signer: LogSigner
+) -> None:
+    committer = _committer(app, signer, idle=0.05)
+    assert committer.run(_append("item:a", 0)) == [0]
+    deadline = time.monotonic() + 5
+    while any(t.name == "ledger-group-commit" and t.is_alive() for t in threading.enumerate()) \
+            and committer._running and time.monotonic() < deadline:  # noqa: SLF001
+        time.sleep(0.01)
+    assert not committer._running  # noqa: SLF001
+    assert committer.run(_append("item:a", 1)) == [1]
+    assert store.read_head(db_session).size == 2
+
+
+def test_results_arrive_only_after_the_commit(
+    app: Flask, signer: LogSigner
+) -> None:
+    committer = _committer(app, signer)
+    seen: list[int] = []
+
+    def job(writer: sequencer.LogWriter) -> int:
+        writer.append(new_entries(1))
+        return writer.size
+
+    size = committer.run(job)
+    other: Session = app.extensions["sessionmaker"]()
+    try:  # another session sees the entry as soon as run() returned
+        seen.append(store.read_head(other).size)
+    finally:
+        other.close()
+    assert seen == [size] == [1]
+
+
+@pytest.mark.parametrize("kind", ["error", "ok"])
+def test_a_job_sees_the_writes_of_the_jobs_before_it(
+    app: Flask, signer: LogSigner, kind: str
+) -> None:
+    committer = _committer(app, signer)
+    first, second = _append("item:z", 0), _append("item:z", 1)
+    chained: list[bytes | None] = []
+
+    def third(writer: sequencer.LogWriter) -> None:
+        chained.append(writer.chain_head("item:z"))
+        if kind == "error":
+            raise Boom("after reading")
+
+    results = _run_all(committer, [first, second, third])
+    assert results[:2] == [[0], [1]]
+    assert chained and chained[0] is not None
+    assert isinstance(results[2], Boom) == (kind == "error")
