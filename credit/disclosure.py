@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from xml.sax.saxutils import escape
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credit import rules
-from credit._entries import aware
+from credit._entries import aware, subject_key
 from credit.errors import InvalidInput
 from credit.lists import active_entries
 from credit.models import Subject
@@ -25,9 +26,11 @@ from credit.records import public_records
 from credit.scoring import current_grade
 from credit.services import (active_commitment, find_by_uscc, get_subject, identity_status,
                              valid_licences)
+from ledger.models import ObjectHead
 from ledger.store import read_head
 
 __all__ = ["CheckpointRef", "LicenceMark", "Badge", "PublicRecord", "Disclosure", "badge",
+           "badge_state",
            "disclose", "render_badge_svg"]
 
 
@@ -111,6 +114,18 @@ def _badge(session: Session, subject: Subject, now: datetime, cited: CheckpointR
                  grade.grade if grade else None, "red" in kinds, "black" in kinds,
                  identity_status(subject, now) == "verified",
                  active_commitment(session, subject.id, now) is not None, marks, now, cited)
+
+
+def badge_state(session: Session, subject_id: str) -> int | None:
+    """Return the index of the last entry of the subject's chain (None: it has none).
+
+    Every input of :func:`badge` (the subject, its licences, commitments, list entries,
+    grade and identity check) changes only by an entry in the subject's own hash chain,
+    so a badge computed at one state stays right until this changes or a validity
+    period ends.  One primary-key lookup.
+    """
+    return session.scalar(
+        select(ObjectHead.last_idx).where(ObjectHead.subject == subject_key(subject_id)))
 
 
 def badge(session: Session, subject_id: str, now: datetime) -> Badge:

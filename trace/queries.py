@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from ledger.entry import Entry, parse_entry
@@ -35,6 +35,7 @@ __all__ = [
     "find_product",
     "find_batch",
     "find_item",
+    "item_state",
     "find_unit",
     "find_event",
     "unit_contents",
@@ -286,6 +287,33 @@ def _history(session: Session, *wheres: ColumnElement[bool]) -> History:
 
 def _batch_rows(gtin: str, lot: str) -> ColumnElement[bool]:
     return and_(_E.gtin == gtin, _E.lot == lot, _E.level == "batch")
+
+
+def _state_of(part: str, where: ColumnElement[bool]) -> Any:
+    return select(literal(part), func.max(_E.idx), func.max(_E.corrected_by),
+                  func.count()).where(where)
+
+
+_ITEM_STATE = union_all(
+    _state_of("item", and_(_E.gtin == bindparam("gtin"), _E.serial == bindparam("serial"),
+                   or_(_E.lot == bindparam("lot"), _E.lot.is_(None)))),
+    _state_of("batch", and_(_E.gtin == bindparam("gtin"), _E.lot == bindparam("lot"),
+                   _E.level == "batch")),
+)
+
+
+def item_state(session: Session, gtin: str, lot: str, serial: str) -> tuple[Any, ...]:
+    """Return what changes whenever the item's history, item, batch or product row does.
+
+    For each of the item's and its batch's event rows (those of :func:`item_history`):
+    the last index, the last correction and the count.  Every event that changes those
+    rows adds an event row for the object (events on a parent unit add one per child,
+    a correction one for the corrected object), and a corrected row gets its
+    ``corrected_by``; products do not change once registered.  One query of the same
+    two index ranges as the history (``ix_trace_events_item``, ``ix_trace_events_batch``).
+    """
+    rows = session.execute(_ITEM_STATE, {"gtin": gtin, "lot": lot, "serial": serial})
+    return tuple(value for row in sorted(rows, key=lambda r: str(r[0])) for value in row)
 
 
 def item_history(session: Session, gtin: str, lot: str, serial: str) -> History:

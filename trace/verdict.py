@@ -14,10 +14,10 @@ plus that code.
 
 ``verify_scan`` runs every stage against the database.  ``ScanCache.verify`` gives the same
 verdict for the scan page without repeating per request what cannot have changed: stages
-(3)-(5) depend only on the item and the log (a new ledger entry changes the log's size and
-root, which every request reads: one primary-key lookup), and stage (2) only on the URI and
-the keyring (key changes are ledger entries too), except for the key's validity period,
-which is checked at ``now`` on every request.  Stage (6) reads the scan counts per request
+(3)-(5) depend only on the item's and its batch's events (``queries.item_state``, read per
+request: one query), and stage (2) only on the URI and the keyring (reloaded when the log's
+size or root changes: one primary-key lookup per request), except for the key's validity
+period, which is checked at ``now`` on every request.  Stage (6) reads the scan counts per request
 (``conclude``).
 """
 
@@ -66,8 +66,10 @@ class Verdict:
     history: queries.History | None = None
     summary: scans.ScanSummary | None = None
     warnings: list[str] = field(default_factory=list)
-    # The log (size, root) the verdict was computed against (ScanCache.verify only).
+    # The log (size, root) read before the verdict (ScanCache.verify only).
     log: LogState | None = field(default=None, repr=False)
+    # The item's state its facts were computed at (ScanCache.verify only; see item_state).
+    state: Hashable = field(default=None, repr=False)
 
     @property
     def subject(self) -> str | None:
@@ -226,7 +228,9 @@ class ScanCache:
       identified by its content (keys, statuses, validity), so a revoked key is seen at
       once; a valid signature is re-checked against the key's validity period at ``now``;
     - item facts (item, batch, product, history with proofs, chain check, recall) per
-      (item subject, log size, log root).
+      (item subject, ``queries.item_state``): appends about other objects leave them
+      valid; the proofs are against the checkpoint they were computed at, which the
+      page names.
 
     Bounded (least recently used entries are dropped).  Not for verdicts at a past ``now``
     of a revoked key's labels: statuses are current ones, as in ``verify_scan``.
@@ -237,7 +241,7 @@ class ScanCache:
             BoundedCache(size))
         self.signatures: BoundedCache[tuple[str, frozenset[LabelKey]], _Signature] = (
             BoundedCache(size))
-        self.facts: BoundedCache[tuple[str, int, bytes], _Facts] = BoundedCache(size)
+        self.facts: BoundedCache[Hashable, _Facts] = BoundedCache(size)
         self._keyring: tuple[LogState, LabelKeyring, frozenset[LabelKey]] | None = None
         self._lock = threading.Lock()
 
@@ -295,20 +299,23 @@ class ScanCache:
             return None
         return item_subject(link.gtin, link.lot, link.serial)
 
-    def _facts(self, session: Session, link: DigitalLink, subject: str, log: LogState,
-               log_keys: Sequence[note.LogVerifierKey], origin: str) -> _Facts:
-        cached = self.facts.get((subject, *log))
-        if cached is not None:
-            return cached
+    def _facts(self, session: Session, link: DigitalLink, subject: str,
+               log_keys: Sequence[note.LogVerifierKey], origin: str) -> tuple[_Facts, Hashable]:
         gtin, lot, serial = link.gtin, link.lot, link.serial
         assert gtin and lot and serial  # a verified label names all three
+        # Read first, in the transaction that computes the facts: what is computed is at
+        # least as new as the state it is kept under.
+        state = (subject, queries.item_state(session, gtin, lot, serial))
+        cached = self.facts.get(state)
+        if cached is not None:
+            return cached, state
         item = queries.find_item(session, gtin, lot, serial)
         if item is None:
             facts = _Facts(None, None, None, None, (
                 COUNTERFEIT, "trace.unknown_serial", 3,
                 f"serial {serial} of {gtin}/{lot} was never issued"))
-            self.facts.put((subject, *log), facts)
-            return facts
+            self.facts.put(state, facts)
+            return facts, state
         batch, product = queries.find_batch(session, gtin, lot), queries.find_product(session, gtin)
         history: queries.History | None = None
         failure = None
@@ -320,13 +327,10 @@ class ScanCache:
         if failure is None and batch is not None and batch.get("status") == "recalled":
             failure = (RECALLED, "trace.recalled", 5, "")
         facts = _Facts(item, batch, product, history, failure)
-        # Keep it only if the history was proven against the log state read at the start
-        # (a writer may have appended in between, on databases without snapshot reads);
-        # a failed chain check is not kept: it is rare, and checked again on every scan.
-        if (history is not None and (history.tree_size, history.root) == log
-                and (failure is None or failure[2] != 4)):
-            self.facts.put((subject, *log), facts)
-        return facts
+        # A failed chain check is not kept: it is rare, and checked again on every scan.
+        if failure is None or failure[2] != 4:
+            self.facts.put(state, facts)
+        return facts, state
 
     def verify(self, session: Session, uri: str, *, keyring: Callable[[], LabelKeyring],
                log_keys: Sequence[note.LogVerifierKey], origin: str, now: datetime,
@@ -348,7 +352,8 @@ class ScanCache:
         link = signature.link
         assert link is not None
         verdict = Verdict(AUTHENTIC, "ok", 0, link=link, log=log)
-        facts = self._facts(session, link, verdict.subject or "", log, log_keys, origin)
+        facts, verdict.state = self._facts(session, link, verdict.subject or "", log_keys,
+                                           origin)
         verdict.item, verdict.batch, verdict.product = facts.item, facts.batch, facts.product
         verdict.history = facts.history
         if facts.failure is not None:

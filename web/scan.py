@@ -5,10 +5,13 @@ The page shows one verdict, then the product, producer, batch, the journey and t
 shop's credit, the scan count, and forms for the scratch-off code, a review (for
 the person who signed), a complaint and a report.
 
-Per request the page reads the log's size and root (one primary-key lookup) and the
-item's scan summary; everything else comes from per-process caches keyed on that log
-state (``trace.verdict.ScanCache``, the journey, the credit badges), and the scan is
-counted in this process's ``trace.scans.ScanBuffer`` rather than committed per request.
+Per request the page reads the log's size and root (one primary-key lookup), the item's
+state (``trace.queries.item_state``), the head of each credit subject's chain
+(``credit.disclosure.badge_state``) and the item's scan summary; everything else comes
+from per-process caches keyed on those (``trace.verdict.ScanCache``, the journey, the
+credit badges, the rendered page), so appends about other objects leave them valid.
+The scan is counted in this process's ``trace.scans.ScanBuffer`` rather than committed
+per request.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from ledger.errors import DomainError
 from trace import label_keys, pins, scans, services, verdict
 from trace.events import Opening
 from trace.identifiers import item_subject
-from web.db import get_session
+from web.db import get_read_session, get_session
 from web.errors import RequestError
 from web.glue import log_keys, master_key, now, origin, writing
 from web.ratelimit import limit
@@ -63,13 +66,14 @@ class _PageCaches:
         self.verdicts = verdict.ScanCache(size)
         self.timelines: verdict.BoundedCache[tuple[str, int, bytes], list[dict[str, Any]]] = (
             verdict.BoundedCache(size))
-        self.badges: verdict.BoundedCache[tuple[str, int, bytes],
+        self.badges: verdict.BoundedCache[tuple[str, int | None],
                                           tuple[disclosure.Badge | None, datetime]] = (
             verdict.BoundedCache(256))
         self.pages: verdict.BoundedCache[tuple[Any, ...], str] = verdict.BoundedCache(
             int(app.config.get("SCAN_PAGE_CACHE_SIZE", 2048)))  # pages are about 5-7 KB
         # Tests see every scan written at once; a served page counts in memory first.
         self.engine = app.extensions["engine"]
+        self.read_engine = app.extensions["read_engine"]  # the replica, if one is configured
         self.log_keys = log_keys()  # the signer's key is fixed for the application's life
         self.scans = scans.ScanBuffer(
             self.engine,
@@ -94,31 +98,27 @@ def label_uri() -> str:
     return request.host_url.rstrip("/") + raw
 
 
-def _cached_badge(subject_id: str | None, log: verdict.LogState | None
-                  ) -> tuple[disclosure.Badge | None, Any]:
+def _cached_badge(subject_id: str | None) -> tuple[disclosure.Badge | None, Any]:
     """Return the credit badge of ``subject_id`` now, from the cache while nothing changed,
-    and what identifies this computation of it (None: not cached)."""
+    and what identifies this computation of it."""
     if not subject_id:
         return None, ()
     at = now()
     cache = page_caches().badges
-    key = (subject_id, *log) if log is not None else None
-    hit = cache.get(key) if key is not None else None
+    session = get_read_session()
+    # Read first, in the transaction that computes the badge (see disclosure.badge_state).
+    key = (subject_id, disclosure.badge_state(session, subject_id))
+    hit = cache.get(key)
     if hit is not None and at < hit[1]:
         data = dataclasses.replace(hit[0], as_of=at) if hit[0] is not None else None
         return data, (subject_id, hit[1])
-    session = get_session()
     try:
         data = disclosure.badge(session, subject_id, at)
     except credit_errors.NotFound:
         data = None
-    if key is not None and log is not None and (data is None or (
-            data.checkpoint.size, data.checkpoint.root) == (
-            log[0], base64.b64encode(log[1]).decode("ascii"))):
-        expiry = _badge_expiry(session, subject_id, data, at)
-        cache.put(key, (data, expiry))
-        return data, (subject_id, expiry)
-    return data, None
+    expiry = _badge_expiry(session, subject_id, data, at)
+    cache.put(key, (data, expiry))
+    return data, (subject_id, expiry)
 
 
 def _badge_expiry(session: Any, subject_id: str, data: disclosure.Badge | None,
@@ -143,9 +143,9 @@ def _verdict(uri: str, log: verdict.LogState | None = None) -> verdict.Verdict:
     """Return the verdict of ``uri`` through stage (5) (``verdict.conclude`` adds the scans)."""
     caches = page_caches()
     if log is None:
-        with caches.engine.connect() as connection:  # lighter than the request's ORM session
+        with caches.read_engine.connect() as connection:  # lighter than an ORM session
             log = verdict.log_state(connection)
-    session = get_session()  # only for what is not cached
+    session = get_read_session()  # only for what is not cached
     return caches.verdicts.verify(
         session, uri, keyring=lambda: label_keys.keyring(session), log_keys=caches.log_keys,
         origin=origin(), now=now(), log=log)
@@ -181,10 +181,10 @@ def scan_view(record: bool = True, message: dict[str, str] | None = None,
     caches = page_caches()
     uri = label_uri().split("#", 1)[0]
     count: int | None = None
-    with caches.engine.connect() as connection:  # lighter than the request's ORM session
-        log = verdict.log_state(connection)
-        connection.rollback()  # the scans are read in a fresh snapshot (ScanBuffer.count)
-        result = _verdict(uri, log)
+    result = _verdict(uri)
+    # The scans are counted on the primary (a replica's count would lag), the summary read
+    # first in this connection's transaction (ScanBuffer.count).
+    with caches.engine.connect() as connection:
         if result.item is not None and result.subject:
             scan = None
             if record:
@@ -196,12 +196,14 @@ def scan_view(record: bool = True, message: dict[str, str] | None = None,
                 summary.count = _Count(count)
             verdict.conclude(result, summary)  # stage (6): suspicion from the scans
     item = result.item or {}
-    producer, producer_key = _cached_badge((result.product or {}).get("producer"), result.log)
-    shop, shop_key = _cached_badge(item.get("lister"), result.log)
+    producer, producer_key = _cached_badge((result.product or {}).get("producer"))
+    shop, shop_key = _cached_badge(item.get("lister"))
     key = None
-    if message is None and producer_key is not None and shop_key is not None:
+    if message is None:
         summary = result.summary
-        key = (uri, request.full_path, g.get("lang"), result.log, result.outcome, result.code,
+        shown = result.history.tree_size if result.history is not None else None
+        key = (uri, request.full_path, g.get("lang"), result.state, shown, result.outcome,
+               result.code,
                result.detail, summary is None,
                summary and (summary.first_at.date(), summary.first_city),
                producer_key, shop_key)

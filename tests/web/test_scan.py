@@ -91,6 +91,7 @@ def test_a_recalled_batch_is_shown_as_recalled(app: Flask, client: FlaskClient, 
                                                db_session: Session) -> None:
     producer = db_session.scalars(
         __import__("sqlalchemy").select(label_keys.LabelKeyRow.producer)).first()
+    assert _outcome(_get(client, urls[4])) != "recalled"  # cached until the batch changes
     with write_transaction(db_session, app.extensions["ledger_signer"]) as writer:
         services.record_event(writer, Actor(producer, "producer"), "recall",
                               {"gtin": GTIN, "lot": LOT, "reason": "瓶盖密封不良"})
@@ -149,3 +150,64 @@ def test_forms_are_protected_against_cross_site_posts(tmp_path: Path, postgres_u
         if postgres_url is not None:
             empty_tables(app)
         app.extensions["engine"].dispose()
+
+
+def _producer(db_session: Session) -> str:
+    return db_session.scalars(
+        __import__("sqlalchemy").select(label_keys.LabelKeyRow.producer)).first()
+
+
+def test_appends_about_other_objects_keep_the_cached_verdict(
+    app: Flask, client: FlaskClient, urls: list[str], db_session: Session,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credit import disclosure
+    from trace import queries
+
+    first = _get(client, urls[0])
+    computed = {"history": 0, "badge": 0}
+    history, badge = queries.item_history, disclosure.badge
+
+    def counting_history(*args, **kwargs):  # type: ignore[no-untyped-def]
+        computed["history"] += 1
+        return history(*args, **kwargs)
+
+    def counting_badge(*args, **kwargs):  # type: ignore[no-untyped-def]
+        computed["badge"] += 1
+        return badge(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "item_history", counting_history)
+    monkeypatch.setattr(disclosure, "badge", counting_badge)
+    size = re.search(r"已对照含 (\d+) 条记录的签名检查点验证", first)
+    assert size is not None
+    # Another batch of the same product: new entries, none about this item or its shop.
+    with write_transaction(db_session, app.extensions["ledger_signer"]) as writer:
+        services.create_batch(writer, Actor(_producer(db_session), "producer"), gtin=GTIN,
+                              lot="OTHER1", production_date="2026-11-20")
+    again = _get(client, urls[0])
+    assert computed == {"history": 0, "badge": 0}
+    assert _outcome(again) == "authentic"
+    assert f"已对照含 {size.group(1)} 条记录" in again  # the checkpoint its proofs are against
+    assert "此码已被查询 2 次" in again  # the count is still read per request
+
+
+def test_an_event_on_the_item_or_its_shop_shows_at_the_next_scan(
+    app: Flask, client: FlaskClient, urls: list[str], db_session: Session
+) -> None:
+    from credit import services as credit_services
+    from datetime import datetime, timedelta, timezone
+
+    before = _get(client, urls[0])
+    assert "SC20261128777" not in before
+    at = datetime.now(timezone.utc)
+    with write_transaction(db_session, app.extensions["ledger_signer"]) as writer:
+        credit_services.add_licence(
+            writer, Actor("admin:test", "admin"), _producer(db_session), "food_production",
+            "SC20261128777", "遂宁市市场监督管理局", at - timedelta(days=1),
+            at + timedelta(days=365), now=at)
+    assert "SC20261128777" in _get(client, urls[0])
+    accepted = client.post(urls[0], data={"action": "complaint", "text": "瓶身漏液",
+                                          "receipt": receipt_code(ORDERS[1])})
+    assert accepted.status_code == 200
+    kinds = re.findall(r'<li data-kind="(\w+)"', _get(client, urls[0]))
+    assert kinds[-1] == "complaint"
