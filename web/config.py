@@ -18,6 +18,8 @@ __all__ = ["DEFAULTS", "load_config", "instance_secret"]
 DEFAULTS: dict[str, Any] = {
     # None means: an SQLite file in the instance folder (see load_config).
     "DATABASE_URL": None,
+    # A read replica of DATABASE_URL for the scan page's reads (None: read the primary).
+    "DATABASE_REPLICA_URL": None,
     # Ledger origin line of every checkpoint (C2SP tlog-checkpoint: a scheme-less URL).
     "LEDGER_ORIGIN": "trace.localhost/log",
     # Public base URL of the resolver printed on labels (GS1 Digital Link host).
@@ -48,6 +50,7 @@ def _bool(value: str) -> bool:
 # name -> coercer; each is read from the environment variable of the same name.
 _ENV: dict[str, Callable[[str], Any]] = {
     "DATABASE_URL": str,
+    "DATABASE_REPLICA_URL": str,
     "LEDGER_ORIGIN": str,
     "PUBLIC_BASE_URL": lambda v: v.rstrip("/"),
     "LOG_LEVEL": str.upper,

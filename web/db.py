@@ -14,7 +14,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["init_app", "get_session", "make_engine"]
+__all__ = ["init_app", "get_session", "get_read_session", "make_engine"]
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -46,16 +46,27 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Create the engine and session factory and close the session after each request."""
+    """Create the engines and session factories and close the sessions after each request.
+
+    With ``DATABASE_REPLICA_URL`` set, :func:`get_read_session` reads from that replica
+    (the scan page); everything else, and every write, goes to ``DATABASE_URL``.
+    """
     engine = make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
     app.extensions["engine"] = engine
     app.extensions["sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    replica_url = app.config.get("DATABASE_REPLICA_URL")
+    replica = make_engine(replica_url, echo=app.config["SQL_ECHO"]) if replica_url else engine
+    app.extensions["read_engine"] = replica
+    app.extensions["read_sessionmaker"] = (
+        sessionmaker(replica, expire_on_commit=False) if replica_url
+        else app.extensions["sessionmaker"])
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
+        for name in ("db_session", "db_read_session"):
+            session = g.pop(name, None)
+            if session is not None:
+                session.close()
 
 
 def get_session() -> Session:
@@ -63,4 +74,18 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["sessionmaker"]()
     session: Session = g.db_session
+    return session
+
+
+def get_read_session() -> Session:
+    """Return this request's read-only session: on the replica if one is configured.
+
+    A replica may lag behind the primary: use it only for what may be a moment old
+    (the scan page), never to check a write's preconditions.
+    """
+    if current_app.extensions["read_sessionmaker"] is current_app.extensions["sessionmaker"]:
+        return get_session()
+    if "db_read_session" not in g:
+        g.db_read_session = current_app.extensions["read_sessionmaker"]()
+    session: Session = g.db_read_session
     return session
