@@ -155,6 +155,11 @@ def _mapped(event: Mapping[str, Any]) -> str:
     return kind
 
 
+# A Digital Link's path holds its primary key (00, 01 or 414) as a segment; parsing
+# anything else only ends in an exception (a bizTransaction URL, say).
+_KEY_SEGMENT = re.compile(r"/(?:00|01|414)/")
+
+
 class _Resolver:
     """What the EPCs of one document name, each identifier parsed once per document.
 
@@ -188,6 +193,9 @@ class _Resolver:
             return self._links[uri]
         link = None
         if uri.startswith(("http://", "https://")) and uri == uri.strip():
+            if _KEY_SEGMENT.search(uri) is None:  # not a Digital Link: no parse, no exception
+                self._links[uri] = None
+                return None
             # canonical_id would parse it too, and the result is ours exactly when it parses
             try:
                 link = parse_digital_link(uri)
