@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 from labels.digital_link import CANONICAL_BASE, parse_digital_link
 from labels.errors import LabelError
 from ledger.actor import Actor
-from ledger.entry import MAX_ENTRY_SIZE
+from ledger.entry import MAX_ENTRY_SIZE, canonical_json
+from ledger.errors import EntryError
 from ledger.models import LogEntry
 from ledger.sequencer import LogWriter, NewEntry
 from trace import identifiers as ids
@@ -278,38 +279,9 @@ def _subject(resolver: _Resolver, objects: list[_Object], event: Mapping[str, An
     return ("epcis:" + resolver.canonical(first))[:200] if first else "epcis:unidentified"
 
 
-_SAFE_INT = 2**53 - 1  # RFC 8785 §3.2.2.3: integers beyond this are refused (IEEE 754 doubles)
-
-
-def _plain(value: Any) -> bool:
-    """Whether C ``json`` writes ``value`` exactly as RFC 8785 does (sorted keys, no spaces).
-
-    True for strings, booleans, None, integers of at most 53 bits, and lists and objects
-    of those whose keys are ASCII (code-point order is then RFC 8785's UTF-16 order).
-    Numbers with a fraction or exponent are not: RFC 8785 writes them as ECMAScript does.
-    """
-    if isinstance(value, str) or value is None or isinstance(value, bool):
-        return True
-    if isinstance(value, int):
-        return -_SAFE_INT <= value <= _SAFE_INT
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    return False
-
-
 def _canonical_text(value: Any) -> str:
-    """Return the RFC 8785 text of ``value``, through C ``json`` when that is the same text."""
-    if _plain(value):
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        try:
-            text.encode("utf-8")  # a lone surrogate: let rfc8785 refuse it
-        except UnicodeEncodeError:
-            pass
-        else:
-            return text
-    return rfc8785.dumps(value).decode("utf-8")
+    """Return the RFC 8785 text of ``value`` (``ledger.entry.canonical_json``)."""
+    return canonical_json(value).decode("utf-8")
 
 
 def _json_string_size(text: str) -> int:
@@ -410,7 +382,8 @@ def capture(
     for i, event in enumerate(events):
         try:
             prepared.append(_prepare(resolver, event, prefixes, context_text))
-        except (ValueError, KeyError, TypeError, rfc8785.CanonicalizationError) as exc:
+        except (ValueError, KeyError, TypeError, EntryError,
+                rfc8785.CanonicalizationError) as exc:
             problems.append(f"epcisBody/eventList/{i}: {exc}")
     if problems:
         raise EpcisInvalid(f"EPCIS document refused: {len(problems)} problem(s)", problems=problems)
