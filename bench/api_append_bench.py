@@ -26,16 +26,10 @@ import threading
 import time
 from pathlib import Path
 
+from common import free_port, own_database
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 500.0  # appends/s (issue: single-request appends through the HTTP API)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _prepare(env: dict[str, str]) -> str:
@@ -67,36 +61,12 @@ def _client(port: int, token: str, jobs: list[str], latencies: list[float],
             errors.append(f"{response.status}")
 
 
-def _own_database(admin_url: str) -> tuple[str, str]:
-    """Create a database of our own on the server of ``admin_url``; return its URL and name."""
-    from sqlalchemy import create_engine, make_url, text
-
-    name = f"bench_append_{secrets.token_hex(4)}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), name
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
-
-
 def run(db_url: str | None, requests: int, clients: int, workers: int,
         threads: int) -> dict[str, float]:
     """Serve the app with gunicorn and append ``requests`` entries over HTTP."""
     if db_url is not None:
-        own, name = _own_database(db_url)
-        try:
+        with own_database(db_url, f"bench_append_{secrets.token_hex(4)}") as own:
             return _run(own, requests, clients, workers, threads)
-        finally:
-            _drop_database(db_url, name)
     return _run(None, requests, clients, workers, threads)
 
 
@@ -107,7 +77,7 @@ def _run(db_url: str | None, requests: int, clients: int, workers: int,
                RATELIMIT_ENABLED="false")
     env["DATABASE_URL"] = db_url or f"sqlite:///{folder / 'bench.db'}"
     token = _prepare(env)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers),
          "--worker-class", "gthread", "--threads", str(threads),

@@ -53,11 +53,6 @@ to the wall time to tell work from waiting.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import json
-import os
-import pstats
 import random
 import secrets
 import shutil
@@ -66,33 +61,35 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+import common
+from common import Backend, load_avg, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, MetaData, create_engine, event, insert, make_url, text  # noqa: E402
+import sqlalchemy  # noqa: E402
+from sqlalchemy import Engine, MetaData, event, insert, text  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from credit import rules  # noqa: E402
 from credit.disclosure import badge  # noqa: E402
 from credit.eligibility import ProductFacts, check_eligibility  # noqa: E402
-from web.db import make_engine  # noqa: E402
 
-DEFAULT_PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 CHUNK = 10_000  # subjects (and their dependent rows) per fill transaction
 SAMPLE_TARGET = 40_000  # subjects whose expected answers are kept for drawing the mixes
 WARMUP = 100
 
 # name -> (comparison, threshold, unit, databases the target applies to)
-TARGETS: dict[str, tuple[str, float, str, tuple[str, ...]]] = {
+TARGETS: common.Targets = {
     "elig_p99_eligible": ("<", 20.0, "ms", ("sqlite", "postgres")),
     "elig_p99_ineligible": ("<", 20.0, "ms", ("sqlite", "postgres")),
 }
@@ -103,15 +100,7 @@ CREDIT_TABLES = ("credit_subjects", "credit_licences", "credit_commitments", "cr
 
 def metadata() -> MetaData:
     """Return the service's schema (web/models.py), or the credit and ledger tables alone."""
-    try:
-        from web.models import metadata as meta
-    except Exception:  # another package mid-edit must not stop a credit benchmark
-        import credit.models  # noqa: F401
-        import ledger.models  # noqa: F401
-        from ledger.base import Base
-
-        meta = Base.metadata
-    return meta
+    return common.service_metadata("credit.models", "ledger.models")
 
 
 # --------------------------------------------------------------------------- data
@@ -366,104 +355,37 @@ class CreditFactory:
 # --------------------------------------------------------------------------- databases
 
 
-class Backend:
-    name = ""
-    label = ""
-    url = ""
-
-    def fresh(self) -> None:
-        raise NotImplementedError
-
-    def settle(self) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def version(self) -> str:
-        raise NotImplementedError
-
-    def size(self) -> int:
-        raise NotImplementedError
-
-    def engine(self) -> Engine:
-        return make_engine(self.url)
-
-
-class SqliteBackend(Backend):
-    name, label = "sqlite", "SQLite"
+class SqliteBackend(common.SqliteBackend):
+    """The file ``path`` (and its -wal, -shm), removed first by ``fresh``."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__(metadata)
         self._path = path
 
     def fresh(self) -> None:
         for old in self._path.parent.glob(self._path.name + "*"):
             old.unlink()
         self.url = f"sqlite:///{self._path}"
-        engine = self.engine()
-        metadata().create_all(engine)
-        engine.dispose()
-
-    def settle(self) -> None:
-        engine = self.engine()
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        engine.dispose()
-
-    def close(self) -> None:
-        pass
-
-    def version(self) -> str:
-        import sqlite3
-
-        return sqlite3.sqlite_version
+        self.create_schema()
 
     def size(self) -> int:
         return sum(p.stat().st_size for p in self._path.parent.glob(self._path.name + "*"))
 
 
-class PostgresBackend(Backend):
-    name, label = "postgres", "PostgreSQL"
+class PostgresBackend(common.PostgresBackend):
+    """``bench_credit_<random>``."""
 
     def __init__(self, admin_url: str) -> None:
-        if admin_url.startswith("postgresql://") or admin_url.startswith("postgres://"):
-            admin_url = "postgresql+psycopg://" + admin_url.split("://", 1)[1]
-        self._admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        self._base = make_url(admin_url)
-        self._db = f"bench_credit_{secrets.token_hex(4)}"
-
-    def _drop(self) -> None:
-        with self._admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{self._db}" WITH (FORCE)'))
-
-    def fresh(self) -> None:
-        self._drop()
-        with self._admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{self._db}"'))
-        self.url = self._base.set(database=self._db).render_as_string(hide_password=False)
-        engine = self.engine()
-        metadata().create_all(engine)
-        engine.dispose()
+        super().__init__(admin_url, f"bench_credit_{secrets.token_hex(4)}", metadata)
 
     def settle(self) -> None:
         """VACUUM ANALYZE the filled tables (what autovacuum does anyway after a big fill)."""
-        engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            for table in (*CREDIT_TABLES, "ledger_head"):
-                conn.execute(text(f'VACUUM (ANALYZE) "{table}"'))
-        engine.dispose()
-
-    def close(self) -> None:
-        self._drop()
-        self._admin.dispose()
-
-    def version(self) -> str:
-        with self._admin.connect() as conn:
-            return str(conn.execute(text("SHOW server_version")).scalar())
+        self.vacuum((*CREDIT_TABLES, "ledger_head"))
 
     def size(self) -> int:
-        with self._admin.connect() as conn:
-            return int(conn.execute(text("SELECT pg_database_size(:d)"), {"d": self._db}).scalar())
+        with self.admin.connect() as conn:
+            return int(conn.execute(text("SELECT pg_database_size(:d)"),
+                                    {"d": self.database}).scalar())
 
 
 # --------------------------------------------------------------------------- measurements
@@ -492,35 +414,12 @@ class Results:
         else:
             shown = f"{value:,.0f} {unit}"
         self.rows.append((label, backend.label, shown + (f" {extra}" if extra else ""),
-                          target, met, _load()))
+                          target, met, load_avg()))
         print(f"  {label:<44} {backend.label:<10} {self.rows[-1][2]:<34} "
-              f"target {target:<9} {met:<7} load {_load()}", flush=True)
+              f"target {target:<9} {met:<7} load {load_avg()}", flush=True)
 
 
-def _load() -> str:
-    return "/".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-@contextmanager
-def profiled(enabled: bool, title: str, top: int = 22) -> Iterator[None]:
-    if not enabled:
-        yield
-        return
-    prof = cProfile.Profile()
-    prof.enable()
-    try:
-        yield
-    finally:
-        prof.disable()
-        out = io.StringIO()
-        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
-        print(f"\n---- cProfile: {title} (sorted by own time) ----")
-        print("\n".join(out.getvalue().splitlines()[:top + 12]), flush=True)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+profiled = partial(common.profiled, top=22)
 
 
 class StatementCounter:
@@ -693,7 +592,7 @@ class Plan:
 
 
 def run_backend(backend: Backend, plan: Plan, results: Results, profile: bool) -> None:
-    print(f"\n== {backend.label} {backend.version()}  (load {_load()})", flush=True)
+    print(f"\n== {backend.label} {backend.version()}  (load {load_avg()})", flush=True)
     backend.fresh()
     factory = CreditFactory(plan.subjects, seed=20261128)
     counts = fill(backend, factory, results)
@@ -782,36 +681,9 @@ def run_backend(backend: Backend, plan: Plan, results: Results, profile: bool) -
     engine.dispose()
 
 
-def machine() -> dict[str, str]:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
-    import sqlalchemy
-
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram,
-            "python": sys.version.split()[0], "sqlalchemy": sqlalchemy.__version__,
-            "date": time.strftime("%Y-%m-%d %H:%M %Z")}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default=None,
-                        help="default: sqlite, plus postgres when DATABASE_URL or --pg-url is set")
-    parser.add_argument("--pg-url", default=None,
-                        help="PostgreSQL server to create the bench database on "
-                             f"(default: $DATABASE_URL if PostgreSQL, else {DEFAULT_PG_ADMIN})")
+    common.add_db_arguments(parser)
     parser.add_argument("--subjects", type=int, default=1_000_000,
                         help="credit subjects to create (licences, commitments and records "
                              "about as many each)")
@@ -827,11 +699,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="build the SQLite database at PATH (overwritten) and keep it")
     args = parser.parse_args(argv)
 
-    env_url = os.environ.get("DATABASE_URL", "")
-    pg_url = args.pg_url or (env_url if env_url.startswith("postgres") else None)
-    db = args.db or ("both" if pg_url else "sqlite")
-    if db in ("postgres", "both") and not pg_url:
-        pg_url = DEFAULT_PG_ADMIN
+    db, pg_url = common.choose_databases(args)
     plan = Plan(args.subjects, args.calls, args.badge_calls)
     if args.quick:
         defaults = {a: parser.get_default(a) for a in ("subjects", "calls", "badge_calls")}
@@ -839,58 +707,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                     300 if args.calls == defaults["calls"] else args.calls,
                     300 if args.badge_calls == defaults["badge_calls"] else args.badge_calls)
 
-    info = machine()
-    print(f"credit bench {info['date']}: {info['nproc']} cores ({info['cpu']}), {info['ram']}, "
-          f"Python {info['python']}, SQLAlchemy {info['sqlalchemy']}; load avg {_load()}")
+    info = common.machine(sqlalchemy=sqlalchemy.__version__)
+    common.print_banner("credit", info, also=[f"SQLAlchemy {info['sqlalchemy']}"])
     print(f"plan: {plan}")
     print("data: bulk Core inserts straight into the credit_* tables (create_all from "
           "web.models metadata), not through the credit services or the ledger: this "
           "measures the read path only")
     results = Results()
     work = Path(tempfile.mkdtemp(prefix="credit-bench-"))
-    backends: list[Backend] = []
     try:
-        if db in ("sqlite", "both"):
-            backends.append(SqliteBackend(args.keep_sqlite or work / "credit.db"))
-        if db in ("postgres", "both"):
-            assert pg_url is not None
-            backends.append(PostgresBackend(pg_url))
-        for backend in backends:
-            info[f"{backend.name}_version"] = backend.version()
-            run_backend(backend, plan, results, args.profile)
+        common.run_backends(db, pg_url, info,
+                            lambda: SqliteBackend(args.keep_sqlite or work / "credit.db"),
+                            PostgresBackend,
+                            lambda backend: run_backend(backend, plan, results, args.profile))
     finally:
-        for backend in backends:
-            backend.close()
         shutil.rmtree(work, ignore_errors=True)
 
     print_table(results, info, plan)
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "plan": plan.__dict__,
-                                         "figures": results.raw, "notes": results.notes},
-                                        indent=2, ensure_ascii=False))
+        common.write_figures(args.json, info, plan, results.raw, results.notes,
+                             ensure_ascii=False)
     return 0
 
 
 def print_table(results: Results, info: dict[str, str], plan: Plan) -> None:
-    head = ("figure", "database", "value", "target", "met", "load 1/5/15")
-    widths = [max(len(str(r[i])) for r in [head, *results.rows]) for i in range(len(head))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-
-    print(f"\nMachine: {info['nproc']} cores, {info['cpu']}, {info['ram']}, "
-          f"Python {info['python']}, SQLAlchemy {info['sqlalchemy']}, "
-          + ", ".join(f"{k.split('_')[0]} {v}" for k, v in info.items() if k.endswith("_version"))
-          + f"; {info['date']}")
-    print(f"{plan.subjects:,} subjects; {plan.calls:,} timed calls per mix, "
-          f"{plan.badge_calls:,} badges; each call in a fresh session; "
-          "data bulk-inserted with Core (read path only)")
-    print(line(head))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in results.rows:
-        print(line(row))
-    for note in dict.fromkeys(results.notes):
-        print(f"note: {note}")
+    common.print_table(
+        results.rows, results.notes, info, also=[f"SQLAlchemy {info['sqlalchemy']}"],
+        intro=[f"{plan.subjects:,} subjects; {plan.calls:,} timed calls per mix, "
+               f"{plan.badge_calls:,} badges; each call in a fresh session; "
+               "data bulk-inserted with Core (read path only)"],
+        sort_notes=False)
 
 
 if __name__ == "__main__":

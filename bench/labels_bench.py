@@ -44,6 +44,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from common import load_avg, machine, print_banner
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -163,7 +165,7 @@ def rates(work: Path, count: int) -> list[Row]:
         row = Row(title, procs, labels, seconds)
         rows.append(row)
         print(f"  {title:<22} {procs} proc  {labels:>7,} labels  {seconds:7.2f} s  "
-              f"{row.rate:>9,.0f} labels/s   load {_load()}", flush=True)
+              f"{row.rate:>9,.0f} labels/s   load {load_avg()}", flush=True)
     return rows
 
 
@@ -187,23 +189,6 @@ def headline(work: Path, fmt: str, workers: int) -> tuple[float, int]:
     return seconds, size
 
 
-def _load() -> str:
-    return "/".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-def machine() -> dict[str, str]:
-    cpu = ram = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal"):
-            ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram,
-            "python": sys.version.split()[0], "date": time.strftime("%Y-%m-%d %H:%M %Z")}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--count", type=int, default=2_000,
@@ -214,9 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     count = 200 if args.quick and args.count == parser.get_default("count") else args.count
 
-    info = machine()
-    print(f"labels bench {info['date']}: {info['nproc']} cores ({info['cpu']}), {info['ram']}, "
-          f"Python {info['python']}; load avg {_load()}")
+    print_banner("labels", machine())
     # Warm the caches (fonts, glyph widths, static layout, QR magnification) before forking.
     with open(os.devnull, "wb") as devnull:
         for fmt in ("pdf", "zpl", "png-zip"):
@@ -231,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for fmt, workers in (("pdf", 2), ("zpl", 1)):
                 seconds, size = headline(work, fmt, workers)
                 heads.append((fmt, workers, seconds, size))
-                print(f"  {fmt}: {seconds:.1f} s, {size / 1e6:.1f} MB   load {_load()}",
+                print(f"  {fmt}: {seconds:.1f} s, {size / 1e6:.1f} MB   load {load_avg()}",
                       flush=True)
 
     print("\n| output | processes | labels/s | 100,000 labels at this rate |")
@@ -245,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             met = "met" if seconds <= TARGETS[fmt] else "NOT met"
             print(f"| {HEADLINE:,} signed labels to {fmt.upper()} | {workers} | {seconds:.1f} s "
                   f"| {size / 1e6:.1f} MB | <= {TARGETS[fmt]:g} s | {met} |")
-    print(f"\nload average at the end: {_load()}")
+    print(f"\nload average at the end: {load_avg()}")
     return 0
 
 

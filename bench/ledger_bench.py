@@ -35,30 +35,29 @@ chain-head updates occur.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import json
 import multiprocessing as mp
 import os
-import pstats
 import random
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+import common
+from common import Backend, Results, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, create_engine, make_url, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from ledger import audit as ledger_audit  # noqa: E402
@@ -68,14 +67,13 @@ from ledger.signer import LogSigner  # noqa: E402
 from web.db import make_engine  # noqa: E402
 
 ORIGIN = "bench.trace.local/log"
-DEFAULT_PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WRITERS = 8
 WRITER_BATCH = 100
 BATCH = 1_000
 FILL_BATCH = 10_000
 
 # name -> (comparison, threshold, unit, databases the target applies to)
-TARGETS: dict[str, tuple[str, float, str, tuple[str, ...]]] = {
+TARGETS: common.Targets = {
     "batch": (">=", 20_000, "entries/s", ("sqlite",)),
     "concurrent": (">=", 3_000, "entries/s", ("postgres",)),
     "proof_p99@1000000": ("<", 5.0, "ms", ("sqlite", "postgres")),
@@ -85,14 +83,7 @@ TARGETS: dict[str, tuple[str, float, str, tuple[str, ...]]] = {
 
 def metadata() -> Any:
     """Return the service's schema (web/models.py), or the ledger tables alone as a fallback."""
-    try:
-        from web.models import metadata as meta
-    except Exception:  # another package mid-edit must not stop a ledger benchmark
-        import ledger.models  # noqa: F401
-        from ledger.base import Base
-
-        meta = Base.metadata
-    return meta
+    return common.service_metadata("ledger.models")
 
 
 # --------------------------------------------------------------------------- entries
@@ -148,149 +139,37 @@ class EntryFactory:
 # --------------------------------------------------------------------------- databases
 
 
-class Backend:
-    """A fresh database per phase; ``url`` is what each engine connects to."""
-
-    name = ""
-    label = ""
-    url = ""
-
-    def fresh(self) -> None:
-        raise NotImplementedError
-
-    def settle(self) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def version(self) -> str:
-        raise NotImplementedError
-
-    def engine(self) -> Engine:
-        engine = make_engine(self.url)
-        return engine
-
-
-class SqliteBackend(Backend):
-    name, label = "sqlite", "SQLite"
+class SqliteBackend(common.SqliteBackend):
+    """A fresh file per phase in ``folder``."""
 
     def __init__(self, folder: Path) -> None:
+        super().__init__(metadata)
         self._folder = folder
         self._n = 0
 
     def fresh(self) -> None:
         self._n += 1
         self.url = f"sqlite:///{self._folder / f'bench{self._n}.db'}"
-        engine = self.engine()
-        metadata().create_all(engine)
-        engine.dispose()
-
-    def close(self) -> None:
-        pass
-
-    def settle(self) -> None:
-        """Fold the WAL back into the database file after a big fill."""
-        engine = self.engine()
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        engine.dispose()
-
-    def version(self) -> str:
-        import sqlite3
-
-        return sqlite3.sqlite_version
+        self.create_schema()
 
 
-class PostgresBackend(Backend):
-    name, label = "postgres", "PostgreSQL"
+class PostgresBackend(common.PostgresBackend):
+    """``bench_ledger_<pid>``, created afresh per phase."""
 
     def __init__(self, admin_url: str) -> None:
-        if admin_url.startswith("postgresql://") or admin_url.startswith("postgres://"):
-            admin_url = "postgresql+psycopg://" + admin_url.split("://", 1)[1]
-        self._admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        self._base = make_url(admin_url)
-        self._db = f"bench_ledger_{os.getpid()}"
-
-    def _drop(self) -> None:
-        with self._admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{self._db}" WITH (FORCE)'))
-
-    def fresh(self) -> None:
-        self._drop()
-        with self._admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{self._db}"'))
-        self.url = self._base.set(database=self._db).render_as_string(hide_password=False)
-        engine = self.engine()
-        metadata().create_all(engine)
-        engine.dispose()
+        super().__init__(admin_url, f"bench_ledger_{os.getpid()}", metadata)
 
     def settle(self) -> None:
         """VACUUM ANALYZE the ledger tables (what autovacuum does anyway after a big fill),
         so that proof latency is not measured while autovacuum scans a million new rows."""
-        engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            for table in metadata().sorted_tables:
-                if table.name.startswith("ledger_"):
-                    conn.execute(text(f'VACUUM (ANALYZE) "{table.name}"'))
-        engine.dispose()
-
-    def close(self) -> None:
-        self._drop()
-        self._admin.dispose()
-
-    def version(self) -> str:
-        with self._admin.connect() as conn:
-            return str(conn.execute(text("SHOW server_version")).scalar())
+        self.vacuum([table.name for table in metadata().sorted_tables
+                     if table.name.startswith("ledger_")])
 
 
 # --------------------------------------------------------------------------- measurements
 
 
-@dataclass
-class Results:
-    rows: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
-    raw: dict[str, dict[str, Any]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def add(self, backend: Backend, key: str, label: str, value: float, unit: str,
-            extra: str = "") -> None:
-        self.raw.setdefault(backend.name, {})[key] = value
-        target, met = "-", "-"
-        if key in TARGETS:
-            op, threshold, _, dbs = TARGETS[key]
-            target = f"{op} {threshold:,.0f} {unit}" if unit != "ms" else f"{op} {threshold:g} ms"
-            if backend.name in dbs:
-                ok = value >= threshold if op == ">=" else value < threshold
-                met = "yes" if ok else "NO"
-            else:
-                target = f"({target})"
-        shown = f"{value:,.2f} ms" if unit == "ms" else f"{value:,.0f} {unit}"
-        self.rows.append((label, backend.label, shown + (f" {extra}" if extra else ""),
-                          target, met, _load()))
-        print(f"  {label:<34} {backend.label:<10} {self.rows[-1][2]:<28} "
-              f"target {target:<22} met {met:<4} load {_load()}", flush=True)
-
-
-def _load() -> str:
-    return "/".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-@contextmanager
-def profiled(enabled: bool, title: str, top: int = 18) -> Iterator[None]:
-    if not enabled:
-        yield
-        return
-    prof = cProfile.Profile()
-    prof.enable()
-    try:
-        yield
-    finally:
-        prof.disable()
-        out = io.StringIO()
-        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
-        print(f"\n---- cProfile: {title} (sorted by own time) ----")
-        print("\n".join(out.getvalue().splitlines()[:top + 12]), flush=True)
+profiled = partial(common.profiled, top=18)
 
 
 def _signer(instance: Path) -> LogSigner:
@@ -391,11 +270,6 @@ def bench_proofs(sm: sessionmaker[Session], size: int, samples: int, seed: int) 
     return times
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
 def bench_audit(sm: sessionmaker[Session], signer: LogSigner, workers: int | None = None) -> float:
     """Audit the whole log; ``workers`` None is the default of ``ledger.audit.audit`` (two
     processes from PARALLEL_MIN_SIZE entries on a machine with two cores)."""
@@ -485,33 +359,9 @@ def run_backend(backend: Backend, plan: Plan, results: Results, work: Path,
     engine.dispose()
 
 
-def machine() -> dict[str, str]:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram,
-            "python": sys.version.split()[0], "date": time.strftime("%Y-%m-%d %H:%M %Z")}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default=None,
-                        help="default: sqlite, plus postgres when DATABASE_URL or --pg-url is set")
-    parser.add_argument("--pg-url", default=None,
-                        help="PostgreSQL server to create the bench database on "
-                             f"(default: $DATABASE_URL if PostgreSQL, else {DEFAULT_PG_ADMIN})")
+    common.add_db_arguments(parser)
     parser.add_argument("--sizes", default="10000,100000,1000000",
                         help="log sizes for proof latency and audit (comma-separated)")
     parser.add_argument("--quick", action="store_true", help="small smoke run")
@@ -520,11 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
-    env_url = os.environ.get("DATABASE_URL", "")
-    pg_url = args.pg_url or (env_url if env_url.startswith("postgres") else None)
-    db = args.db or ("both" if pg_url else "sqlite")
-    if db in ("postgres", "both") and not pg_url:
-        pg_url = DEFAULT_PG_ADMIN
+    db, pg_url = common.choose_databases(args)
     if args.quick:
         plan = Plan(sizes=[2_000, 20_000], single=100, batches=5, writer_batches=5, samples=100)
         if args.sizes != parser.get_default("sizes"):
@@ -537,52 +383,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key in ("proof_p99", "audit"):
         TARGETS[f"{key}@{largest}"] = TARGETS.pop(f"{key}@1000000")
 
-    info = machine()
-    print(f"ledger bench {info['date']}: {info['nproc']} cores ({info['cpu']}), {info['ram']}, "
-          f"Python {info['python']}; load avg {_load()}")
+    info = common.machine()
+    common.print_banner("ledger", info)
     print(f"plan: {plan}")
-    results = Results()
+    results = Results(TARGETS, widths=(34, 28, 22))
     work = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
-    backends: list[Backend] = []
     try:
-        if db in ("sqlite", "both"):
-            backends.append(SqliteBackend(work))
-        if db in ("postgres", "both"):
-            assert pg_url is not None
-            backends.append(PostgresBackend(pg_url))
-        for backend in backends:
-            info[f"{backend.name}_version"] = backend.version()
-            run_backend(backend, plan, results, work, args.profile)
+        common.run_backends(db, pg_url, info, lambda: SqliteBackend(work), PostgresBackend,
+                            lambda backend: run_backend(backend, plan, results, work, args.profile))
     finally:
-        for backend in backends:
-            backend.close()
         shutil.rmtree(work, ignore_errors=True)
 
-    print_table(results, info)
+    common.print_table(results.rows, results.notes, info)
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "plan": plan.__dict__,
-                                         "figures": results.raw, "notes": results.notes},
-                                        indent=2))
+        common.write_figures(args.json, info, plan, results.raw, results.notes)
     return 0
-
-
-def print_table(results: Results, info: dict[str, str]) -> None:
-    head = ("figure", "database", "value", "target", "met", "load 1/5/15")
-    widths = [max(len(str(r[i])) for r in [head, *results.rows]) for i in range(len(head))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-
-    print(f"\nMachine: {info['nproc']} cores, {info['cpu']}, {info['ram']}, "
-          f"Python {info['python']}, "
-          + ", ".join(f"{k.split('_')[0]} {v}" for k, v in info.items() if k.endswith("_version"))
-          + f"; {info['date']}")
-    print(line(head))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in results.rows:
-        print(line(row))
-    for note in sorted(set(results.notes)):
-        print(f"note: {note}")
 
 
 if __name__ == "__main__":

@@ -47,11 +47,8 @@ One database per backend, built in this order:
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
 import os
-import pstats
 import random
 import secrets
 import shutil
@@ -62,16 +59,19 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+import common
+from common import Backend, Results, gs1_check_digit, percentile, progress
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, create_engine, make_url, text  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from ledger.actor import Actor  # noqa: E402
@@ -82,10 +82,8 @@ from trace import queries, services  # noqa: E402
 from trace.epcis import EpcisSchema  # noqa: E402
 from trace.epcis_capture import capture  # noqa: E402
 from trace.events import commit  # noqa: E402
-from web.db import make_engine  # noqa: E402
 
 ORIGIN = "bench.trace.local/log"
-DEFAULT_PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 AT = "2026-11-28T09:30:00+08:00"
 COMPANY_PREFIX = "6901234"  # GS1 China (690), 7-digit company prefix
 FILL_BATCH = 10_000  # serials per fill batch (one transaction each)
@@ -99,7 +97,7 @@ LOGISTICS = Actor("logistics:sf", "logistics")
 COURIER = Actor("courier:zhang", "courier")
 
 # name -> (comparison, threshold, unit, databases the target applies to)
-TARGETS: dict[str, tuple[str, float, str, tuple[str, ...]]] = {
+TARGETS: common.Targets = {
     "serialise": (">=", 5_000, "events/s", ("sqlite",)),
     "capture_dl": (">=", 5_000, "events/s", ("sqlite",)),
     "capture_urn": (">=", 5_000, "events/s", ("sqlite",)),
@@ -113,36 +111,22 @@ TARGETS: dict[str, tuple[str, float, str, tuple[str, ...]]] = {
 
 def metadata() -> Any:
     """Return the service's schema (web/models.py), or the ledger and trace tables alone."""
-    try:
-        from web.models import metadata as meta
-    except Exception:  # another package mid-edit must not stop a trace benchmark
-        import ledger.models  # noqa: F401
-        import trace.models  # noqa: F401
-        from ledger.base import Base
-
-        meta = Base.metadata
-    return meta
+    return common.service_metadata("ledger.models", "trace.models")
 
 
 # --------------------------------------------------------------------------- identifiers
 
 
-def _check_digit(body: str) -> str:
-    """GS1 mod-10 check digit of ``body`` (weights 3,1,3,... from the right)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
 def gtin14(item_ref: int) -> str:
     """GTIN-14: indicator 0, company prefix 6901234, 5-digit item reference, check digit."""
     body = f"0{COMPANY_PREFIX}{item_ref:05d}"
-    return body + _check_digit(body)
+    return body + gs1_check_digit(body)
 
 
 def sscc(n: int) -> str:
     """SSCC: extension digit 0, company prefix 6901234, 9-digit serial reference, check."""
     body = f"0{COMPANY_PREFIX}{n:09d}"
-    return body + _check_digit(body)
+    return body + gs1_check_digit(body)
 
 
 def sgtin_urn(gtin: str, serial: str) -> str:
@@ -176,154 +160,35 @@ class BatchInfo:
 # --------------------------------------------------------------------------- databases
 
 
-class Backend:
-    """One database per run; ``url`` is what each engine connects to."""
-
-    name = ""
-    label = ""
-    url = ""
-
-    def fresh(self) -> None:
-        raise NotImplementedError
-
-    def settle(self) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def version(self) -> str:
-        raise NotImplementedError
-
-    def engine(self) -> Engine:
-        return make_engine(self.url)
-
-
-class SqliteBackend(Backend):
-    name, label = "sqlite", "SQLite"
+class SqliteBackend(common.SqliteBackend):
+    """``trace.db`` in ``folder``."""
 
     def __init__(self, folder: Path) -> None:
+        super().__init__(metadata)
         self._folder = folder
 
     def fresh(self) -> None:
         self.url = f"sqlite:///{self._folder / 'trace.db'}"
-        engine = self.engine()
-        metadata().create_all(engine)
-        engine.dispose()
-
-    def settle(self) -> None:
-        """Fold the WAL back into the database file after the fill."""
-        engine = self.engine()
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        engine.dispose()
-
-    def close(self) -> None:
-        pass
-
-    def version(self) -> str:
-        import sqlite3
-
-        return sqlite3.sqlite_version
+        self.create_schema()
 
 
-class PostgresBackend(Backend):
-    name, label = "postgres", "PostgreSQL"
+class PostgresBackend(common.PostgresBackend):
+    """``bench_trace_<pid>_<random>``."""
 
     def __init__(self, admin_url: str) -> None:
-        if admin_url.startswith("postgresql://") or admin_url.startswith("postgres://"):
-            admin_url = "postgresql+psycopg://" + admin_url.split("://", 1)[1]
-        self._admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        self._base = make_url(admin_url)
-        self._db = f"bench_trace_{os.getpid()}_{secrets.token_hex(3)}"
-
-    def _drop(self) -> None:
-        with self._admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{self._db}" WITH (FORCE)'))
-
-    def fresh(self) -> None:
-        self._drop()
-        with self._admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{self._db}"'))
-        self.url = self._base.set(database=self._db).render_as_string(hide_password=False)
-        engine = self.engine()
-        metadata().create_all(engine)
-        engine.dispose()
+        super().__init__(admin_url, f"bench_trace_{os.getpid()}_{secrets.token_hex(3)}",
+                         metadata)
 
     def settle(self) -> None:
         """VACUUM ANALYZE every table (what autovacuum does anyway after a big fill)."""
-        engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            for table in metadata().sorted_tables:
-                conn.execute(text(f'VACUUM (ANALYZE) "{table.name}"'))
-        engine.dispose()
-
-    def close(self) -> None:
-        self._drop()
-        self._admin.dispose()
-
-    def version(self) -> str:
-        with self._admin.connect() as conn:
-            return str(conn.execute(text("SHOW server_version")).scalar())
+        self.vacuum([table.name for table in metadata().sorted_tables])
 
 
-# --------------------------------------------------------------------------- results
+# --------------------------------------------------------------------------- profiling
 
 
-@dataclass
-class Results:
-    rows: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
-    raw: dict[str, dict[str, Any]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def add(self, backend: Backend, key: str, label: str, value: float, unit: str,
-            extra: str = "") -> None:
-        self.raw.setdefault(backend.name, {})[key] = value
-        target, met = "-", "-"
-        if key in TARGETS:
-            op, threshold, _, dbs = TARGETS[key]
-            target = f"{op} {threshold:,.0f} {unit}" if unit != "ms" else f"{op} {threshold:g} ms"
-            if backend.name in dbs:
-                ok = value >= threshold if op == ">=" else value < threshold
-                met = "yes" if ok else "NO"
-            else:
-                target = f"({target})"
-        shown = f"{value:,.2f} ms" if unit == "ms" else f"{value:,.0f} {unit}"
-        self.rows.append((label, backend.label, shown + (f" {extra}" if extra else ""),
-                          target, met, _load()))
-        print(f"  {label:<44} {backend.label:<10} {self.rows[-1][2]:<30} "
-              f"target {target:<20} met {met:<4} load {_load()}", flush=True)
-
-
-def _load() -> str:
-    return "/".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-@contextmanager
-def profiled(enabled: bool, title: str, top: int = 25) -> Iterator[None]:
-    if not enabled:
-        yield
-        return
-    prof = cProfile.Profile()
-    prof.enable()
-    try:
-        yield
-    finally:
-        prof.disable()
-        for order in ("tottime", "cumulative"):
-            out = io.StringIO()
-            pstats.Stats(prof, stream=out).sort_stats(order).print_stats(top)
-            print(f"\n---- cProfile: {title} (sorted by {order}) ----")
-            print("\n".join(out.getvalue().splitlines()[:top + 12]), flush=True)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def progress(message: str) -> None:
-    print(f"    {time.strftime('%H:%M:%S')} {message}", flush=True)
+profiled = partial(common.profiled, top=25,
+                   orders=(("tottime", "tottime"), ("cumulative", "cumulative")))
 
 
 # --------------------------------------------------------------------------- building
@@ -723,33 +588,9 @@ def run_backend(backend: Backend, plan: Plan, results: Results, work: Path,
     engine.dispose()
 
 
-def machine() -> dict[str, str]:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram,
-            "python": sys.version.split()[0], "date": time.strftime("%Y-%m-%d %H:%M %Z")}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default=None,
-                        help="default: sqlite, plus postgres when DATABASE_URL or --pg-url is set")
-    parser.add_argument("--pg-url", default=None,
-                        help="PostgreSQL server to create the bench database on "
-                             f"(default: $DATABASE_URL if PostgreSQL, else {DEFAULT_PG_ADMIN})")
+    common.add_db_arguments(parser)
     parser.add_argument("--size", type=int, default=None,
                         help="ledger entries before the history and recall measurements "
                              "(default 1,000,000; 80,000 with --quick)")
@@ -761,11 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="keep the SQLite database at PATH (to inspect query plans)")
     args = parser.parse_args(argv)
 
-    env_url = os.environ.get("DATABASE_URL", "")
-    pg_url = args.pg_url or (env_url if env_url.startswith("postgres") else None)
-    db = args.db or ("both" if pg_url else "sqlite")
-    if db in ("postgres", "both") and not pg_url:
-        pg_url = DEFAULT_PG_ADMIN
+    db, pg_url = common.choose_databases(args)
     if args.quick:
         plan = Plan(size=80_000, serialise=20_000, documents=2, events_per_doc=1_000,
                     recall_items=2_000, lifecycle_items=200, samples=100, recall_repeats=3)
@@ -776,54 +613,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                     events_per_doc=1_000,
                     recall_items=10_000, lifecycle_items=2_000, samples=500, recall_repeats=5)
 
-    info = machine()
-    print(f"trace bench {info['date']}: {info['nproc']} cores ({info['cpu']}), {info['ram']}, "
-          f"Python {info['python']}; load avg {_load()}")
+    info = common.machine()
+    common.print_banner("trace", info)
     print(f"plan: {plan}")
-    results = Results()
+    results = Results(TARGETS, widths=(44, 30, 20))
     work = Path(tempfile.mkdtemp(prefix="trace-bench-"))
-    backends: list[Backend] = []
     try:
-        if db in ("sqlite", "both"):
-            backends.append(SqliteBackend(work))
-        if db in ("postgres", "both"):
-            assert pg_url is not None
-            backends.append(PostgresBackend(pg_url))
-        for backend in backends:
-            info[f"{backend.name}_version"] = backend.version()
-            run_backend(backend, plan, results, work, args.profile)
+        common.run_backends(db, pg_url, info, lambda: SqliteBackend(work), PostgresBackend,
+                            lambda backend: run_backend(backend, plan, results, work, args.profile))
     finally:
-        for backend in backends:
-            backend.close()
         if args.keep_sqlite and (work / "trace.db").exists():
             shutil.move(str(work / "trace.db"), args.keep_sqlite)
         shutil.rmtree(work, ignore_errors=True)
 
-    print_table(results, info)
+    common.print_table(results.rows, results.notes, info)
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "plan": plan.__dict__,
-                                         "figures": results.raw, "notes": results.notes},
-                                        indent=2))
+        common.write_figures(args.json, info, plan, results.raw, results.notes)
     return 0
-
-
-def print_table(results: Results, info: dict[str, str]) -> None:
-    head = ("figure", "database", "value", "target", "met", "load 1/5/15")
-    widths = [max(len(str(r[i])) for r in [head, *results.rows]) for i in range(len(head))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-
-    print(f"\nMachine: {info['nproc']} cores, {info['cpu']}, {info['ram']}, "
-          f"Python {info['python']}, "
-          + ", ".join(f"{k.split('_')[0]} {v}" for k, v in info.items() if k.endswith("_version"))
-          + f"; {info['date']}")
-    print(line(head))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in results.rows:
-        print(line(row))
-    for note in sorted(set(results.notes)):
-        print(f"note: {note}")
 
 
 if __name__ == "__main__":
