@@ -117,18 +117,23 @@ def buyer() -> Buyer:
     return Buyer(commitment, opening)
 
 
+def list_item(w: LogWriter, serial: str, merchant: Actor = MERCHANT, at: str = AT) -> None:
+    """List one item on the platform, inside the write transaction ``w``."""
+    services.record_event(
+        w,
+        merchant,
+        "listing",
+        {**key(serial), "platform": "mall", "shop_id": merchant.id, "listing_id": "L-1"},
+        at=at,
+    )
+
+
 def sell(
     tx: Tx, serial: str, buyer: Buyer, *, order: str = "order-1", merchant: Actor = MERCHANT
 ) -> None:
     """List and sell one item."""
     with tx() as w:
-        services.record_event(
-            w,
-            merchant,
-            "listing",
-            {**key(serial), "platform": "mall", "shop_id": merchant.id, "listing_id": "L-1"},
-            at=AT,
-        )
+        list_item(w, serial, merchant)
         services.record_event(
             w,
             merchant,
@@ -160,6 +165,33 @@ def deliver(tx: Tx, serial: str, signer_commitment: str) -> None:
         services.record_event(
             w, COURIER, "signing", {**key(serial), "signer_commitment": signer_commitment}, at=AT
         )
+
+
+Walk = Callable[..., None]
+
+
+@pytest.fixture
+def walk(tx: Tx, stocked: list[str], buyer: Buyer) -> Walk:
+    """Return a function taking an item of the stocked batch through its life up to a stage.
+
+    ``walk("listing")`` lists item S0000 (or ``serial``); ``walk("sale")`` lists it and sells it
+    to ``buyer``; ``walk("signing", signer=commitment)`` also ships it, scans it and has it
+    signed for by the holder of ``commitment`` (as :func:`sell` then :func:`deliver`). Only a
+    listing may be dated otherwise (``at``).
+    """
+
+    def to(stage: str, serial: str = "S0000", *, signer: str = "", at: str = AT) -> None:
+        if stage == "listing":
+            with tx() as w:
+                list_item(w, serial, at=at)
+            return
+        assert stage in ("sale", "signing") and at == AT, (stage, at)
+        sell(tx, serial, buyer)
+        if stage == "signing":
+            assert signer, "walk to signing needs the signer's commitment"
+            deliver(tx, serial, signer)
+
+    return to
 
 
 @pytest.fixture(scope="session")

@@ -35,40 +35,43 @@ from tests.trace.conftest import (
     RIVAL,
     Buyer,
     Tx,
-    deliver,
+    Walk,
     item,
     key,
-    sell,
 )
 
 SIGNER_COMMITMENT, SIGNER_OPENING = commit("neighbour-who-signed")
+SHIPMENT = {**key("S0000"), "waybill": "W", "carrier": "SF", "weight_g": 10}  # shipping item S0000
+
+Refused = Callable[..., TraceError]
 
 
-def refused(
-    tx: Tx,
-    size: Callable[[], int],
-    error: type[TraceError],
-    actor: Actor,
-    kind: str,
-    body: dict[str, Any],
-    proof: Opening | None = None,
-    at: str = AT,
-) -> TraceError:
-    """Record an event that must be refused; check the ledger did not grow."""
-    before = size()
-    with pytest.raises(error) as info:
-        with tx() as w:
-            services.record_event(w, actor, kind, body, at=at, proof=proof)
-    assert size() == before
-    return info.value
+@pytest.fixture
+def refused(tx: Tx, size: Callable[[], int]) -> Refused:
+    """Return a function recording an event that must be refused; it checks nothing was written."""
+
+    def attempt(
+        error: type[TraceError],
+        actor: Actor,
+        kind: str,
+        body: dict[str, Any],
+        proof: Opening | None = None,
+        at: str = AT,
+    ) -> TraceError:
+        before = size()
+        with pytest.raises(error) as info:
+            with tx() as w:
+                services.record_event(w, actor, kind, body, at=at, proof=proof)
+        assert size() == before
+        return info.value
+
+    return attempt
 
 
 def test_an_item_cannot_be_sold_before_it_is_listed(
-    tx: Tx, size: Callable[[], int], stocked: list[str], buyer: Buyer
+    stocked: list[str], buyer: Buyer, refused: Refused
 ) -> None:
     err = refused(
-        tx,
-        size,
         RuleViolation,
         MERCHANT,
         "sale",
@@ -84,64 +87,32 @@ def test_an_item_cannot_be_sold_before_it_is_listed(
     assert "S0000" in err.detail
 
 
-def test_an_item_cannot_be_shipped_before_it_is_sold(
-    tx: Tx, size: Callable[[], int], stocked: list[str]
-) -> None:
-    with tx() as w:
-        services.record_event(
-            w,
-            MERCHANT,
-            "listing",
-            {**key("S0000"), "platform": "mall", "shop_id": "s", "listing_id": "l"},
-            at=AT,
-        )
-    err = refused(
-        tx,
-        size,
-        RuleViolation,
-        MERCHANT,
-        "shipment",
-        {**key("S0000"), "waybill": "W", "carrier": "SF", "weight_g": 10},
-    )
+def test_an_item_cannot_be_shipped_before_it_is_sold(walk: Walk, refused: Refused) -> None:
+    walk("listing")
+    err = refused(RuleViolation, MERCHANT, "shipment", SHIPMENT)
     assert err.extra["reason"] == "trace.rule.shipment_before_sale"
 
 
-def test_an_item_cannot_be_signed_for_before_it_is_shipped(
-    tx: Tx, size: Callable[[], int], stocked: list[str], buyer: Buyer
-) -> None:
-    sell(tx, "S0000", buyer)
+def test_an_item_cannot_be_signed_for_before_it_is_shipped(walk: Walk, refused: Refused) -> None:
+    walk("sale")
     err = refused(
-        tx,
-        size,
-        RuleViolation,
-        COURIER,
-        "signing",
-        {**key("S0000"), "signer_commitment": SIGNER_COMMITMENT},
+        RuleViolation, COURIER, "signing", {**key("S0000"), "signer_commitment": SIGNER_COMMITMENT}
     )
     assert err.extra["reason"] == "trace.rule.signing_before_shipment"
 
 
-def test_an_item_cannot_be_signed_for_twice(
-    tx: Tx, size: Callable[[], int], stocked: list[str], buyer: Buyer
-) -> None:
-    sell(tx, "S0000", buyer)
-    deliver(tx, "S0000", SIGNER_COMMITMENT)
+def test_an_item_cannot_be_signed_for_twice(walk: Walk, refused: Refused) -> None:
+    walk("signing", signer=SIGNER_COMMITMENT)
     err = refused(
-        tx,
-        size,
-        RuleViolation,
-        COURIER,
-        "signing",
-        {**key("S0000"), "signer_commitment": SIGNER_COMMITMENT},
+        RuleViolation, COURIER, "signing", {**key("S0000"), "signer_commitment": SIGNER_COMMITMENT}
     )
     assert err.extra["reason"] == "trace.rule.second_signing"
 
 
 def test_the_buyer_and_the_signer_may_review_once_then_follow_up(
-    tx: Tx, db_session: Session, size: Callable[[], int], stocked: list[str], buyer: Buyer
+    tx: Tx, db_session: Session, walk: Walk, buyer: Buyer, refused: Refused
 ) -> None:
-    sell(tx, "S0000", buyer)
-    deliver(tx, "S0000", SIGNER_COMMITMENT)
+    walk("signing", signer=SIGNER_COMMITMENT)
     with tx() as w:
         first = services.record_event(
             w,
@@ -152,13 +123,7 @@ def test_the_buyer_and_the_signer_may_review_once_then_follow_up(
             proof=SIGNER_OPENING,
         )
     err = refused(
-        tx,
-        size,
-        RuleViolation,
-        CONSUMER,
-        "review",
-        {**key("S0000"), "rating": 1},
-        proof=buyer.opening,
+        RuleViolation, CONSUMER, "review", {**key("S0000"), "rating": 1}, proof=buyer.opening
     )
     assert err.extra["reason"] == "trace.rule.second_review"
     with tx() as w:
@@ -178,14 +143,9 @@ def test_the_buyer_and_the_signer_may_review_once_then_follow_up(
     )
 
 
-def test_a_follow_up_must_name_the_first_review(
-    tx: Tx, size: Callable[[], int], stocked: list[str], buyer: Buyer
-) -> None:
-    sell(tx, "S0000", buyer)
-    deliver(tx, "S0000", SIGNER_COMMITMENT)
+def test_a_follow_up_must_name_the_first_review(walk: Walk, buyer: Buyer, refused: Refused) -> None:
+    walk("signing", signer=SIGNER_COMMITMENT)
     err = refused(
-        tx,
-        size,
         RuleViolation,
         CONSUMER,
         "follow_up_review",
@@ -195,46 +155,29 @@ def test_a_follow_up_must_name_the_first_review(
     assert err.extra["reason"] == "trace.rule.follow_up_without_review"
 
 
-def test_only_the_buyer_or_signer_may_review(
-    tx: Tx, size: Callable[[], int], stocked: list[str], buyer: Buyer
-) -> None:
-    sell(tx, "S0000", buyer)
-    deliver(tx, "S0000", SIGNER_COMMITMENT)
+def test_only_the_buyer_or_signer_may_review(walk: Walk, buyer: Buyer, refused: Refused) -> None:
+    walk("signing", signer=SIGNER_COMMITMENT)
     stranger = commit("someone-else")[1]
-    refused(
-        tx, size, ProofMismatch, CONSUMER, "review", {**key("S0000"), "rating": 1}, proof=stranger
-    )
-    refused(tx, size, ProofMismatch, CONSUMER, "review", {**key("S0000"), "rating": 1}, proof=None)
+    refused(ProofMismatch, CONSUMER, "review", {**key("S0000"), "rating": 1}, proof=stranger)
+    refused(ProofMismatch, CONSUMER, "review", {**key("S0000"), "rating": 1}, proof=None)
     forged = Opening(buyer.opening.salt, "buyer-account-9528")
-    refused(
-        tx, size, ProofMismatch, CONSUMER, "review", {**key("S0000"), "rating": 1}, proof=forged
-    )
-    refused(tx, size, ForbiddenRole, MERCHANT, "review", {**key("S0000"), "rating": 5})
+    refused(ProofMismatch, CONSUMER, "review", {**key("S0000"), "rating": 1}, proof=forged)
+    refused(ForbiddenRole, MERCHANT, "review", {**key("S0000"), "rating": 5})
 
 
-def test_a_review_needs_a_received_item(
-    tx: Tx, size: Callable[[], int], stocked: list[str], buyer: Buyer
-) -> None:
-    sell(tx, "S0000", buyer)
+def test_a_review_needs_a_received_item(walk: Walk, buyer: Buyer, refused: Refused) -> None:
+    walk("sale")
     err = refused(
-        tx,
-        size,
-        RuleViolation,
-        CONSUMER,
-        "review",
-        {**key("S0000"), "rating": 5},
-        proof=buyer.opening,
+        RuleViolation, CONSUMER, "review", {**key("S0000"), "rating": 5}, proof=buyer.opening
     )
     assert err.extra["reason"] == "trace.rule.review_before_signing"
 
 
 def test_the_buyer_may_complain_before_delivery_and_get_advance_compensation(
-    tx: Tx, db_session: Session, size: Callable[[], int], stocked: list[str], buyer: Buyer
+    tx: Tx, db_session: Session, walk: Walk, buyer: Buyer, refused: Refused
 ) -> None:
-    sell(tx, "S0000", buyer)
+    walk("sale")
     err = refused(
-        tx,
-        size,
         RuleViolation,
         PLATFORM,
         "compensation",
@@ -278,9 +221,8 @@ def test_the_buyer_may_complain_before_delivery_and_get_advance_compensation(
     ],
 )
 def test_roles_may_only_record_their_own_events(
-    tx: Tx,
-    size: Callable[[], int],
     stocked: list[str],
+    refused: Refused,
     actor: Actor,
     kind: str,
     body: dict[str, Any] | None,
@@ -291,16 +233,14 @@ def test_roles_may_only_record_their_own_events(
         if kind == "recall"
         else {"result": "pass", "report_no": "R1", "inspecting_body": "SAMR"}
     )
-    err = refused(tx, size, ForbiddenRole, actor, kind, {**target, **fields})
+    err = refused(ForbiddenRole, actor, kind, {**target, **fields})
     assert err.extra["reason"] == "trace.forbidden.role"
 
 
 def test_a_producer_writes_only_events_of_its_own_products(
-    tx: Tx, size: Callable[[], int], stocked: list[str]
+    tx: Tx, size: Callable[[], int], stocked: list[str], refused: Refused
 ) -> None:
     err = refused(
-        tx,
-        size,
         ForbiddenRole,
         RIVAL,
         "production",
@@ -319,50 +259,30 @@ def test_a_producer_writes_only_events_of_its_own_products(
     assert size() == before
 
 
-def test_a_merchant_acts_only_on_items_it_listed(
-    tx: Tx, size: Callable[[], int], stocked: list[str], buyer: Buyer
-) -> None:
-    sell(tx, "S0000", buyer)
-    err = refused(
-        tx,
-        size,
-        ForbiddenRole,
-        OTHER_MERCHANT,
-        "shipment",
-        {**key("S0000"), "waybill": "W", "carrier": "SF", "weight_g": 10},
-    )
+def test_a_merchant_acts_only_on_items_it_listed(walk: Walk, refused: Refused) -> None:
+    walk("sale")
+    err = refused(ForbiddenRole, OTHER_MERCHANT, "shipment", SHIPMENT)
     assert err.extra["reason"] == "trace.forbidden.not_lister"
 
 
 def test_a_recalled_batch_takes_only_recall_handling(
-    tx: Tx, size: Callable[[], int], stocked: list[str], buyer: Buyer
+    tx: Tx, walk: Walk, buyer: Buyer, refused: Refused
 ) -> None:
-    sell(tx, "S0000", buyer)
+    walk("sale")
     with tx() as w:
         services.record_event(
             w, INSPECTOR, "recall", {"gtin": GTIN, "lot": LOT, "reason": "melamine"}, at=AT
         )
     err = refused(
-        tx,
-        size,
         RuleViolation,
         MERCHANT,
         "listing",
         {**key("S0001"), "platform": "mall", "shop_id": "s", "listing_id": "l"},
     )
     assert err.extra["reason"] == "trace.rule.batch_recalled"
-    err = refused(
-        tx,
-        size,
-        RuleViolation,
-        MERCHANT,
-        "shipment",
-        {**key("S0000"), "waybill": "W", "carrier": "SF", "weight_g": 10},
-    )
+    err = refused(RuleViolation, MERCHANT, "shipment", SHIPMENT)
     assert err.extra["reason"] == "trace.rule.batch_recalled"
-    err = refused(
-        tx, size, RuleViolation, PRODUCER, "recall", {"gtin": GTIN, "lot": LOT, "reason": "again"}
-    )
+    err = refused(RuleViolation, PRODUCER, "recall", {"gtin": GTIN, "lot": LOT, "reason": "again"})
     assert err.extra["reason"] == "trace.rule.already_recalled"
     with tx() as w:  # recall handling goes on
         services.record_event(
@@ -382,20 +302,9 @@ def test_a_recalled_batch_takes_only_recall_handling(
         )
 
 
-def test_an_expired_batch_is_not_sold(
-    tx: Tx, size: Callable[[], int], stocked: list[str], buyer: Buyer
-) -> None:
-    with tx() as w:
-        services.record_event(
-            w,
-            MERCHANT,
-            "listing",
-            {**key("S0000"), "platform": "mall", "shop_id": "s", "listing_id": "l"},
-            at="2027-10-31T23:59:00+08:00",
-        )
+def test_an_expired_batch_is_not_sold(walk: Walk, buyer: Buyer, refused: Refused) -> None:
+    walk("listing", at="2027-10-31T23:59:00+08:00")
     err = refused(
-        tx,
-        size,
         RuleViolation,
         MERCHANT,
         "sale",
@@ -411,13 +320,9 @@ def test_an_expired_batch_is_not_sold(
     assert err.extra["reason"] == "trace.rule.batch_expired"
 
 
-def test_refunds_cannot_exceed_the_price_or_repeat(
-    tx: Tx, size: Callable[[], int], stocked: list[str], buyer: Buyer
-) -> None:
-    sell(tx, "S0000", buyer)
+def test_refunds_cannot_exceed_the_price_or_repeat(tx: Tx, walk: Walk, refused: Refused) -> None:
+    walk("sale")
     err = refused(
-        tx,
-        size,
         RuleViolation,
         MERCHANT,
         "refund",
@@ -429,23 +334,16 @@ def test_refunds_cannot_exceed_the_price_or_repeat(
             w, MERCHANT, "refund", {**key("S0000"), "amount_cents": 100, "currency": "CNY"}, at=AT
         )
     err = refused(
-        tx,
-        size,
-        RuleViolation,
-        MERCHANT,
-        "refund",
-        {**key("S0000"), "amount_cents": 100, "currency": "CNY"},
+        RuleViolation, MERCHANT, "refund", {**key("S0000"), "amount_cents": 100, "currency": "CNY"}
     )
     assert err.extra["reason"] == "trace.rule.second_refund"
 
 
 def test_a_payment_with_a_card_number_is_refused_and_nothing_written(
-    tx: Tx, size: Callable[[], int], stocked: list[str], buyer: Buyer
+    tx: Tx, walk: Walk, refused: Refused
 ) -> None:
-    sell(tx, "S0000", buyer)
+    walk("sale")
     refused(
-        tx,
-        size,
         CardNumberRefused,
         PLATFORM,
         "payment",
@@ -466,8 +364,6 @@ def test_a_payment_with_a_card_number_is_refused_and_nothing_written(
             at=AT,
         )
     err = refused(
-        tx,
-        size,
         RuleViolation,
         PLATFORM,
         "payment",
@@ -500,19 +396,15 @@ def test_a_refusal_inside_a_composed_transaction_rolls_back_everything(
 
 
 def test_unknown_objects_and_duplicates_are_refused(
-    tx: Tx, size: Callable[[], int], stocked: list[str]
+    tx: Tx, size: Callable[[], int], stocked: list[str], refused: Refused
 ) -> None:
     refused(
-        tx,
-        size,
         NotFound,
         MERCHANT,
         "listing",
         {**key("NOPE"), "platform": "mall", "shop_id": "s", "listing_id": "l"},
     )
     refused(
-        tx,
-        size,
         Duplicate,
         PRODUCER,
         "production",
@@ -534,7 +426,7 @@ def test_unknown_objects_and_duplicates_are_refused(
 
 
 def test_corrections_declare_an_event_wrong_without_deleting_it(
-    tx: Tx, db_session: Session, size: Callable[[], int], stocked: list[str]
+    tx: Tx, db_session: Session, stocked: list[str], refused: Refused
 ) -> None:
     with tx() as w:
         wrong = services.record_event(
@@ -551,14 +443,14 @@ def test_corrections_declare_an_event_wrong_without_deleting_it(
             at=AT,
         )
     refused(
-        tx, size, ForbiddenRole, PRODUCER, "correction", {"ref_index": wrong, "reason": "not mine"}
+        ForbiddenRole, PRODUCER, "correction", {"ref_index": wrong, "reason": "not mine"}
     )
     with tx() as w:
         fix = services.record_event(
             w, INSPECTOR, "correction", {"ref_index": wrong, "reason": "typo: passed"}, at=AT
         )
     err = refused(
-        tx, size, RuleViolation, INSPECTOR, "correction", {"ref_index": wrong, "reason": "again"}
+        RuleViolation, INSPECTOR, "correction", {"ref_index": wrong, "reason": "again"}
     )
     assert err.extra["reason"] == "trace.rule.already_corrected"
     history = queries.batch_history(db_session, GTIN, LOT)
