@@ -42,7 +42,7 @@ import json
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -312,7 +312,8 @@ def _check_envelope(idx: int, data: bytes, subject: str, kind: str, prev: bytes 
 _ROWS_SQL = "SELECT idx, leaf_hash, subject, kind, data FROM ledger_entries{where} ORDER BY idx"
 
 
-def _raw_rows(conn: Connection, start: int, stop: int | None, batch: int) -> Iterator[list[Any]]:
+def _raw_rows(conn: Connection, start: int, stop: int | None,
+              batch: int) -> Generator[Sequence[Any], None, None]:
     """Yield the rows ``[start, stop)`` in index order, ``batch`` at a time, as plain tuples.
 
     Straight from the driver's cursor (on the session's connection, so in its
@@ -321,6 +322,7 @@ def _raw_rows(conn: Connection, start: int, stop: int | None, batch: int) -> Ite
     through SQLAlchemy.
     """
     driver = conn.connection.driver_connection
+    assert driver is not None  # None only once the connection is closed or invalidated
     name = conn.dialect.name
     if name == "sqlite" or (name == "postgresql" and conn.dialect.driver == "psycopg"):
         mark = "?" if name == "sqlite" else "%s"
@@ -451,7 +453,7 @@ def _audit_split(session: Session, conn: Connection, head: Any, checkpoints: lis
                  batch: int) -> AuditReport | None:
     """Audit ``[0, m)`` here and ``[m, size)`` in a second process; None if anything
     differs or fails (the caller then audits in one pass, which names the problem)."""
-    url = session.get_bind().url
+    url = conn.engine.url  # the database being audited (session.connection())
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         return None
     # fork starts at once; a process with other threads spawns (forking it is unsafe),
@@ -465,7 +467,7 @@ def _audit_split(session: Session, conn: Connection, head: Any, checkpoints: lis
     except ProofError:
         return None
     later = [cp for cp in checkpoints if cp[0] > middle]
-    ctx = multiprocessing.get_context("fork" if fork else "spawn")
+    ctx = multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
     worker = ctx.Process(
         target=_audit_worker, daemon=True, name="ledger-audit",

@@ -16,9 +16,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,9 +34,11 @@ __all__ = ["NewEntry", "Appended", "LogWriter", "Mark", "FileLock", "write_trans
 _CHUNK = 500  # rows per IN (...) lookup; well under SQLite's variable limit
 
 # Core tables: batches are written with executemany, without the ORM's per-row bookkeeping.
-_ENTRIES = LogEntry.__table__
-_OBJECTS = ObjectHead.__table__
-_TILES = Tile.__table__
+# (A declarative class's __table__ is typed FromClause; for these mapped classes it is a Table.)
+_ENTRIES = cast(Table, LogEntry.__table__)
+_OBJECTS = cast(Table, ObjectHead.__table__)
+_TILES = cast(Table, Tile.__table__)
+_HEAD = cast(Table, LogHead.__table__)
 _INSERT_ENTRIES = _ENTRIES.insert()
 _INSERT_OBJECTS = _OBJECTS.insert()
 _UPDATE_OBJECTS = (
@@ -253,10 +255,10 @@ def _create_head(session: Session, origin: str) -> None:
     name = conn.dialect.name
     if name in ("postgresql", "sqlite"):
         dialect_insert = postgresql.insert if name == "postgresql" else sqlite.insert
-        conn.execute(dialect_insert(LogHead.__table__).values(values)
+        conn.execute(dialect_insert(_HEAD).values(values)
                      .on_conflict_do_nothing(index_elements=["id"]))
     else:  # no portable upsert: a racing first writer may fail on the primary key
-        conn.execute(LogHead.__table__.insert().values(values))
+        conn.execute(_HEAD.insert().values(values))
 
 
 def _lock_head(session: Session, origin: str) -> LogHead:

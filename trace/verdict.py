@@ -109,13 +109,14 @@ def verify_scan(
     verdict = Verdict(AUTHENTIC, "ok", 0, link=link)
     # (2): the producer's signature.
     try:
-        verify_label(link, keyring, now)
+        verified = verify_label(link, keyring, now)
     except LabelError as exc:
         verdict.outcome, verdict.code, verdict.stage, verdict.detail = (
             COUNTERFEIT, exc.code, 2, exc.detail)
         return verdict
     # (3): the serial was issued.
-    gtin, lot, serial = link.gtin, link.lot, link.serial
+    # The label verified, so it names all three (the signature covers 01, 10 and 21).
+    gtin, lot, serial = verified.gtin, verified.lot, verified.serial
     verdict.item = queries.find_item(session, gtin, lot, serial) if gtin and serial else None
     if verdict.item is None:
         verdict.outcome, verdict.code, verdict.stage = COUNTERFEIT, "trace.unknown_serial", 3

@@ -127,8 +127,9 @@ def current_actor() -> Actor:
     row = get_session().get(ApiToken, _digest(token.strip()))
     if row is None or row.revoked_at is not None:
         raise AuthError("the token is unknown or revoked", code="auth.invalid_token")
-    g.actor = Actor(row.actor_id, row.role)
-    return g.actor
+    actor = Actor(row.actor_id, row.role)
+    g.actor = actor
+    return actor
 
 
 def require_roles(*roles: str) -> Callable[[F], F]:

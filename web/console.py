@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect,
                    render_template, request, send_file, session, url_for)
 from sqlalchemy import or_, select
+from werkzeug.wrappers import Response as WerkzeugResponse  # what redirect() returns
 
 from credit import disclosure, lists
 from credit import errors as credit_errors
@@ -67,7 +68,7 @@ def requires(*roles: str) -> Callable[[F], F]:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limit("console-login", per_minute=10)
-def login() -> Any:
+def login() -> WerkzeugResponse | tuple[str, int]:
     """Log in with a console account."""
     error = None
     if request.method == "POST":
@@ -87,7 +88,7 @@ def login() -> Any:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> WerkzeugResponse:
     """Log out."""
     session.clear()
     return redirect(url_for("console.login"))
@@ -125,7 +126,7 @@ def producer() -> str:
 
 @bp.post("/producer/print-runs")
 @requires("producer")
-def start_print_run() -> Response:
+def start_print_run() -> WerkzeugResponse:
     """Reserve serials (ledger written now) and render the labels in the background."""
     fmt = request.form.get("format", "pdf")
     try:
@@ -225,7 +226,7 @@ def verify() -> str:
 
 @bp.post("/inspector/audit")
 @requires("inspector")
-def run_audit() -> Response:
+def run_audit() -> WerkzeugResponse:
     """Run the full ledger audit now and keep its result for the status panel."""
     db = get_session()
     try:
@@ -238,7 +239,7 @@ def run_audit() -> Response:
 
 @bp.post("/inspector/lists/<entry_id>")
 @requires("inspector")
-def decide(entry_id: str) -> Response:
+def decide(entry_id: str) -> WerkzeugResponse:
     """Approve or reject a red/black list proposal."""
     approved = request.form.get("decision") == "approve"
     note = (request.form.get("note") or "").strip()[:500] or ("approved" if approved else "rejected")

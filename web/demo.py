@@ -15,6 +15,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -111,7 +112,7 @@ def _sell(world: World, serial: str, order: str) -> tuple[dict[str, str], str]:
     signer, opening = commit(f"receiver-{order}", _salt("receiver", order))
     merchant, courier = world.actor("merchant"), world.actor("courier")
     with writing() as w:
-        steps = [
+        steps: list[tuple[Actor, str, dict[str, Any]]] = [
             (merchant, "listing", {"platform": world.ids["platform"],
                                    "shop_id": world.ids["merchant"], "listing_id": f"SKU-{serial}"}),
             (merchant, "sale", {"order_id": order, "buyer_commitment": buyer,

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, json, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from credit import errors as credit_errors
 from ledger import errors as ledger_errors
@@ -161,7 +162,8 @@ def _http_error(exc: HTTPException) -> Response | HTTPException:
     return response
 
 
-def _unexpected(exc: Exception) -> Response:
+def _unexpected(exc: Exception) -> WerkzeugResponse:
+    # HTTPException.get_response() builds a plain werkzeug Response (not flask's subclass).
     if isinstance(exc, HTTPException):
         result = _http_error(exc)
         return result if isinstance(result, Response) else result.get_response()

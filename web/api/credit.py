@@ -13,6 +13,7 @@ from credit.pii import RealName
 from sqlalchemy import select
 
 from trace import queries
+from trace.errors import NotFound as ProductNotFound
 from trace.models import Batch
 from trace.identifiers import gtin as normalise_gtin
 from web.api.spec import operation
@@ -68,10 +69,15 @@ def register_subject() -> tuple[Response, int]:
 
 
 def product_facts(gtin: str, lot: str | None, at: date) -> eligibility.ProductFacts:
-    """Gather from trace what eligibility needs to know about a product (and batch)."""
+    """Gather from trace what eligibility needs to know about a product (and batch).
+
+    :raises NotFound: (trace) when no product has this GTIN.
+    """
     session = get_session()
     gtin14 = normalise_gtin(gtin)
     product = queries.find_product(session, gtin14)
+    if product is None:
+        raise ProductNotFound(f"no product {gtin14}")
     batch = queries.find_batch(session, gtin14, lot) if lot else None
     if batch is not None:
         batches = [batch]
@@ -80,7 +86,7 @@ def product_facts(gtin: str, lot: str | None, at: date) -> eligibility.ProductFa
                                .where(Batch.gtin == gtin14)).mappings()
         batches = [dict(r) for r in rows]
     return eligibility.ProductFacts(
-        category=product["category"] if product else None,
+        category=product["category"],
         has_production=bool(batches),
         has_inspection=any(b.get("inspection_result") == "pass" for b in batches),
         batch_recalled=bool(batch and batch["status"] == "recalled"),

@@ -128,6 +128,7 @@ def operation(
                     error = RequestError("; ".join(problems[:3]), code="request.invalid_body")
                     error.extra = {"problems": problems}  # type: ignore[attr-defined]
                     raise error
+                assert body is not None  # body_validator exists only when body is given
                 _whole_numbers(body, payload)  # the view reads the same (cached) document
             _check_query(query_validators, required_query)
             return view(*args, **kwargs)
