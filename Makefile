@@ -9,13 +9,13 @@ PORT ?= 5000
 # The PostgreSQL server the suite runs a second time against, when one answers.
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres venv system-deps demo clean i18n
+.PHONY: run test typecheck test-sqlite test-postgres venv system-deps demo clean i18n
 
 # The virtual environment is rebuilt whenever setup.cfg changes.
 $(VENV)/.installed: setup.cfg
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,postgres,gunicorn]'
+	$(PY) -m pip install --quiet -e '.[test,postgres,gunicorn,redis]'
 	touch $@
 
 venv: $(VENV)/.installed
@@ -29,7 +29,12 @@ run: venv system-deps
 	$(FLASK) demo load --base-url http://$(HOST):$(PORT)
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: venv system-deps test-sqlite test-postgres
+# The type check runs once, first (prerequisites are made left to right): a failure stops here.
+test: venv system-deps typecheck test-sqlite test-postgres
+
+# mypy, strict (configuration: setup.cfg [mypy]).
+typecheck: venv
+	$(PY) -m mypy ledger trace credit labels web
 
 test-sqlite: venv
 	$(PY) -m pytest

@@ -60,6 +60,7 @@ _ENV: dict[str, Callable[[str], Any]] = {
     "TRUST_PROXY_HOPS": int,
     "GEO_CITY_HEADER": str,
     "RATELIMIT_STORAGE_URI": str,
+    "RATELIMIT_KEY_PREFIX": str,
     "RATELIMIT_ENABLED": _bool,
     "SESSION_COOKIE_SECURE": _bool,
 }

@@ -16,8 +16,9 @@ from flask_limiter.util import get_remote_address
 
 __all__ = ["limiter", "limit", "init_app"]
 
-limiter = Limiter(key_func=get_remote_address, default_limits=[],
-                  storage_uri="memory://", headers_enabled=True)
+# No storage_uri here: an argument of the constructor would win over the app's
+# RATELIMIT_STORAGE_URI (init_app sets that, memory:// by default).
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 
 def limit(scope: str, *, per_minute: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

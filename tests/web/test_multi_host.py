@@ -1,9 +1,12 @@
 """Two hosts, each its own gunicorn with several workers and its own instance folder
-(the same keys, its own signer state), append at once to one database: no fork.
+(the same keys, its own signer state), append at once to one database: no fork; and
+behind a reverse proxy, they share one rate-limit count per client in Redis.
 
 This is the production topology of docs/deployment.md on one machine: the hosts are
 two gunicorn masters on two ports; what they share is only the database (PostgreSQL
-on the PostgreSQL run, one SQLite file on the SQLite run) and the key files.
+on the PostgreSQL run, one SQLite file on the SQLite run), the key files and Redis
+(the machine's server on 127.0.0.1:6379).  The reverse proxy is a small one written
+here (round robin, ``X-Forwarded-For`` and ``-Proto``), standing in for nginx.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -61,6 +66,12 @@ def _request(port: int, method: str, path: str, token: str | None = None,
 @pytest.fixture
 def hosts(app: Flask, tmp_path: Path) -> Iterator[list[int]]:
     """Start hosts A and B (2 workers each) on the app's database; yield their ports."""
+    with _hosts(app, tmp_path, {"RATELIMIT_ENABLED": "false"}) as ports:
+        yield ports
+
+
+@contextmanager
+def _hosts(app: Flask, tmp_path: Path, settings: dict[str, str]) -> Iterator[list[int]]:
     url = app.extensions["engine"].url.render_as_string(hide_password=False)
     ports, procs = [], []
     for name in ("a", "b"):
@@ -73,7 +84,7 @@ def hosts(app: Flask, tmp_path: Path) -> Iterator[list[int]]:
         port = _free_port()
         env = dict(os.environ, DATABASE_URL=url, INSTANCE_PATH=str(instance),
                    LEDGER_ORIGIN=ORIGIN, PUBLIC_BASE_URL="https://t.example.cn",
-                   RATELIMIT_ENABLED="false", LOG_LEVEL="WARNING")
+                   LOG_LEVEL="WARNING", **settings)
         env.pop("FLASK_APP", None)
         log = open(tmp_path / f"host-{name}.log", "wb")  # noqa: SIM115 - closed below
         procs.append((subprocess.Popen(
@@ -150,3 +161,82 @@ def test_two_hosts_appending_at_once_keep_one_log(
     # Both hosts serve the same latest checkpoint.
     served = {_request(port, "GET", "/ledger/checkpoint")[1] for port in hosts}
     assert len(served) == 1 and b"\n122\n" in served.pop()
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    """Round robin over ``upstreams``, adding X-Forwarded-For/-Proto as nginx would."""
+
+    upstreams: list[int] = []
+    turn = 0
+    protocol_version = "HTTP/1.1"
+
+    def _forward(self) -> None:
+        port = self.upstreams[type(self).turn % len(self.upstreams)]
+        type(self).turn += 1
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+        headers["X-Forwarded-For"] = self.headers.get("X-Test-Client") or self.client_address[0]
+        headers["X-Forwarded-Proto"] = "https"
+        upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        upstream.request(self.command, self.path, body=body, headers=headers)
+        response = upstream.getresponse()
+        data = response.read()
+        self.send_response(response.status)
+        for key, value in response.getheaders():
+            if key.lower() not in ("connection", "transfer-encoding", "content-length"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Upstream", str(port))
+        self.end_headers()
+        self.wfile.write(data)
+        upstream.close()
+
+    do_GET = do_POST = _forward
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_behind_a_proxy_the_hosts_share_one_rate_limit_per_client(
+    app: Flask, tmp_path: Path
+) -> None:
+    import redis
+
+    prefix = f"trace-test-{os.getpid()}-{time.monotonic_ns()}"
+    settings = {"RATELIMIT_ENABLED": "true", "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+                "RATELIMIT_KEY_PREFIX": prefix, "TRUST_PROXY_HOPS": "1"}
+    with _hosts(app, tmp_path, settings) as ports:
+        _Proxy.upstreams, _Proxy.turn = ports, 0
+        proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        try:
+            port = proxy.server_address[1]
+            path = "/01/06901234567892/10/L1/21/S1?17=271231&k=AAAA&s=AAAA"
+            seen: dict[str, list[int]] = {"one": [], "other": []}
+            upstreams = set()
+            for _ in range(121):  # the scan page allows 120 per minute per client address
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                conn.request("GET", path, headers={"X-Test-Client": "203.0.113.7"})
+                response = conn.getresponse()
+                response.read()
+                seen["one"].append(response.status)
+                upstreams.add(response.getheader("X-Upstream"))
+                conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("GET", path, headers={"X-Test-Client": "198.51.100.9"})
+            response = conn.getresponse()
+            response.read()
+            seen["other"].append(response.status)
+            conn.close()
+        finally:
+            proxy.shutdown()
+            proxy.server_close()
+            client = redis.Redis(host="127.0.0.1", port=6379, db=0)
+            for key in client.scan_iter(f"{prefix}*"):
+                client.delete(key)
+    assert upstreams == {str(p) for p in ports}  # both hosts served the client
+    # 4 workers on 2 hosts, one count: the 121st scan of the client is refused ...
+    assert seen["one"][:120] == [200] * 120 and seen["one"][120] == 429
+    # ... and only that client's (the proxy's X-Forwarded-For, trusted one hop, names it).
+    assert seen["other"] == [200]
