@@ -231,7 +231,8 @@ class ScanCache:
     - item facts (item, batch, product, history with proofs, chain check, recall) per
       (item subject, ``queries.item_state``): appends about other objects leave them
       valid; the proofs are against the checkpoint they were computed at, which the
-      page names.
+      page names.  The item's state is read again only when the log's state differs
+      from the one it was last read at.
 
     Bounded (least recently used entries are dropped).  Not for verdicts at a past ``now``
     of a revoked key's labels: statuses are current ones, as in ``verify_scan``.
@@ -243,6 +244,8 @@ class ScanCache:
         self.signatures: BoundedCache[tuple[str, frozenset[LabelKey]], _Signature] = (
             BoundedCache(size))
         self.facts: BoundedCache[Hashable, _Facts] = BoundedCache(size)
+        # Per item subject: the log state at which its state was last read, and that state.
+        self.states: BoundedCache[str, tuple[LogState, Hashable]] = BoundedCache(size)
         self._keyring: tuple[LogState, LabelKeyring, frozenset[LabelKey]] | None = None
         self._lock = threading.Lock()
 
@@ -300,13 +303,19 @@ class ScanCache:
             return None
         return item_subject(link.gtin, link.lot, link.serial)
 
-    def _facts(self, session: Session, link: DigitalLink, subject: str,
+    def _facts(self, session: Session, link: DigitalLink, subject: str, log: LogState,
                log_keys: Sequence[note.LogVerifierKey], origin: str) -> tuple[_Facts, Hashable]:
         gtin, lot, serial = link.gtin, link.lot, link.serial
         assert gtin and lot and serial  # a verified label names all three
-        # Read first, in the transaction that computes the facts: what is computed is at
-        # least as new as the state it is kept under.
-        state = (subject, queries.item_state(session, gtin, lot, serial))
+        # The item's state, read again only once the log has changed since it was last
+        # read (no query per scan while nothing is appended).  Read first, in the
+        # transaction that computes the facts: they are at least as new as their key.
+        checked = self.states.get(subject)
+        if checked is not None and checked[0] == log:
+            state = checked[1]
+        else:
+            state = (subject, queries.item_state(session, gtin, lot, serial))
+            self.states.put(subject, (log, state))
         cached = self.facts.get(state)
         if cached is not None:
             return cached, state
@@ -353,8 +362,8 @@ class ScanCache:
         link = signature.link
         assert link is not None
         verdict = Verdict(AUTHENTIC, "ok", 0, link=link, log=log)
-        facts, verdict.state = self._facts(session, link, verdict.subject or "", log_keys,
-                                           origin)
+        facts, verdict.state = self._facts(session, link, verdict.subject or "", log,
+                                           log_keys, origin)
         verdict.item, verdict.batch, verdict.product = facts.item, facts.batch, facts.product
         verdict.history = facts.history
         if facts.failure is not None:

@@ -70,6 +70,8 @@ class _PageCaches:
         self.badges: verdict.BoundedCache[tuple[str, int | None],
                                           tuple[disclosure.Badge | None, datetime]] = (
             verdict.BoundedCache(256))
+        self.badge_states: verdict.BoundedCache[
+            str, tuple[verdict.LogState, tuple[str, int | None]]] = verdict.BoundedCache(256)
         self.pages: verdict.BoundedCache[tuple[Any, ...], str] = verdict.BoundedCache(
             int(app.config.get("SCAN_PAGE_CACHE_SIZE", 2048)))  # pages are about 5-7 KB
         # Tests see every scan written at once; a served page counts in memory first.
@@ -99,16 +101,25 @@ def label_uri() -> str:
     return request.host_url.rstrip("/") + raw
 
 
-def _cached_badge(subject_id: str | None) -> tuple[disclosure.Badge | None, Any]:
+def _cached_badge(subject_id: str | None, log: verdict.LogState | None
+                  ) -> tuple[disclosure.Badge | None, Any]:
     """Return the credit badge of ``subject_id`` now, from the cache while nothing changed,
     and what identifies this computation of it."""
     if not subject_id:
         return None, ()
     at = now()
-    cache = page_caches().badges
+    caches = page_caches()
     session = get_read_session()
-    # Read first, in the transaction that computes the badge (see disclosure.badge_state).
-    key = (subject_id, disclosure.badge_state(session, subject_id))
+    # The subject's chain head (disclosure.badge_state), read again only once the log has
+    # changed since; read first, in the transaction that computes the badge.
+    checked = caches.badge_states.get(subject_id)
+    if checked is not None and log is not None and checked[0] == log:
+        key = checked[1]
+    else:
+        key = (subject_id, disclosure.badge_state(session, subject_id))
+        if log is not None:
+            caches.badge_states.put(subject_id, (log, key))
+    cache = caches.badges
     hit = cache.get(key)
     if hit is not None and at < hit[1]:
         data = dataclasses.replace(hit[0], as_of=at) if hit[0] is not None else None
@@ -182,10 +193,15 @@ def scan_view(record: bool = True, message: dict[str, str] | None = None,
     caches = page_caches()
     uri = label_uri().split("#", 1)[0]
     count: int | None = None
-    result = _verdict(uri)
     # The scans are counted on the primary (a replica's count would lag), the summary read
     # first in this connection's transaction (ScanBuffer.count).
-    with caches.engine.connect() as connection:
+    with caches.engine.connect() as connection:  # lighter than the request's ORM session
+        if caches.read_engine is caches.engine:  # no replica: one connection for both
+            log = verdict.log_state(connection)
+            connection.rollback()  # the scans are read in a fresh snapshot
+            result = _verdict(uri, log)
+        else:
+            result = _verdict(uri)
         if result.item is not None and result.subject:
             scan = None
             if record:
@@ -197,8 +213,8 @@ def scan_view(record: bool = True, message: dict[str, str] | None = None,
                 summary.count = _Count(count)
             verdict.conclude(result, summary)  # stage (6): suspicion from the scans
     item = result.item or {}
-    producer, producer_key = _cached_badge((result.product or {}).get("producer"))
-    shop, shop_key = _cached_badge(item.get("lister"))
+    producer, producer_key = _cached_badge((result.product or {}).get("producer"), result.log)
+    shop, shop_key = _cached_badge(item.get("lister"), result.log)
     key = None
     if message is None:
         summary = result.summary
