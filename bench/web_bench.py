@@ -53,15 +53,17 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from common import free_port, gs1_check_digit, machine, progress
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -76,18 +78,9 @@ GTIN_REFS = (101, 102, 103, 104)  # item references of the extra products (prefi
 AT = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 
 
-def _check_digit(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
 def gtin14(ref: int) -> str:
     body = f"06901234{ref:05d}"
-    return body + _check_digit(body)
-
-
-def progress(message: str) -> None:
-    print(f"    {time.strftime('%H:%M:%S')} {message}", flush=True)
+    return body + gs1_check_digit(body)
 
 
 def load_average() -> str:
@@ -95,19 +88,6 @@ def load_average() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "?"
-
-
-def machine() -> dict[str, str]:
-    cpu, ram = "?", "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal"):
-            ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram,
-            "python": sys.version.split()[0], "date": time.strftime("%Y-%m-%d %H:%M %Z")}
 
 
 # --------------------------------------------------------------------------- the database
@@ -381,15 +361,9 @@ end
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(workdir: Path, kind: str, workers: int,
                  threads: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", kind,
            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048",
            "--graceful-timeout", "10"]
@@ -511,9 +485,60 @@ def scans_recorded(workdir: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM trace_scans").fetchone()[0])
 
 
+class Appender:
+    """Append ledger entries through the API at ``rate`` per second while the load runs.
+
+    Each append is ``POST /api/v1/serials`` with one new serial of the demo batch: a new
+    item, nothing about the items the scan load reads (what a busy production line does
+    while consumers scan).  ``rate`` 0: nothing.
+    """
+
+    def __init__(self, port: int, token: str, rate: float) -> None:
+        self.port, self.token, self.rate = port, token, rate
+        self.done = self.failed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._prefix = f"W{random.getrandbits(32):08x}"
+
+    def __enter__(self) -> Appender:
+        if self.rate > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(30)
+
+    def _run(self) -> None:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        start, n = time.monotonic(), 0
+        while not self._stop.is_set():
+            body = json.dumps({"gtin": "06901234567892", "lot": "SN2026A",
+                               "serials": [f"{self._prefix}{n:07d}"]})
+            n += 1
+            try:
+                conn.request("POST", "/api/v1/serials", body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                if response.status == 201:
+                    self.done += 1
+                else:
+                    self.failed += 1
+            except OSError:
+                self.failed += 1
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            pause = start + n / self.rate - time.monotonic()
+            if pause > 0:
+                self._stop.wait(pause)
+
+
 def run_load(workdir: Path, world: dict[str, Any], servers: Sequence[str], endpoints: Sequence[str],
              seconds: int, warmup: int, connections: int, wrk_threads: int,
-             labels: int) -> list[dict[str, Any]]:
+             labels: int, appends: float = 0.0) -> list[dict[str, Any]]:
     files = {"scan": workdir / "scan_paths.txt", "eligibility": workdir / "eligibility.txt"}
     paths = scan_mix(world, labels=labels)
     files["scan"].write_text("\n".join(paths) + "\n")
@@ -534,8 +559,11 @@ def run_load(workdir: Path, world: dict[str, Any], servers: Sequence[str], endpo
                                         paths if endpoint == "scan" else (), int(workers))
                 load_before = load_average()
                 cpu_before, wrk_before = server_cpu(server), os.times()
-                figures = wrk(port, script, seconds, connections, wrk_threads)
+                with Appender(port, world["tokens"]["producer"], appends) as appender:
+                    figures = wrk(port, script, seconds, connections, wrk_threads)
                 cpu_after, wrk_after = server_cpu(server), os.times()
+                figures["appends_per_s"] = appender.done / seconds
+                figures["append_failures"] = appender.failed
                 load_after = load_average()
                 figures["server_cpu_ms"] = (cpu_after - cpu_before) / figures["requests"] * 1000
                 figures["wrk_cpu_ms"] = ((wrk_after.children_user + wrk_after.children_system)
@@ -557,7 +585,9 @@ def run_load(workdir: Path, world: dict[str, Any], servers: Sequence[str], endpo
                   f"{figures['non2xx']}  server CPU {figures['server_cpu_ms']:.2f} ms/req  wrk CPU "
                   f"{figures['wrk_cpu_ms']:.2f} ms/req  {row['met']}  load {row['load']}"
                   + (f"  counted {row['scans_counted']:,} of {row['scan_requests']:,} requests"
-                     if endpoint == "scan" else ""), flush=True)
+                     if endpoint == "scan" else "")
+                  + (f"  appends {figures['appends_per_s']:.1f}/s "
+                     f"({figures['append_failures']} failed)" if appends else ""), flush=True)
     return rows
 
 
@@ -579,6 +609,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="seconds per warm-up round (rounds until the rate settles)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--appends", type=float, default=0.0, metavar="RATE",
+                        help="also append RATE new serials per second through the API during "
+                             "each measured run (entries about other items)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also cProfile N scan requests in process")
     parser.add_argument("--profile-only", action="store_true")
@@ -607,7 +640,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.profile_only:
         rows = run_load(args.workdir, world, args.servers.split(","), args.endpoints.split(","),
                         args.duration, args.warmup, args.connections, args.wrk_threads,
-                        args.labels)
+                        args.labels, args.appends)
         results["runs"] = rows
         print()
         print("| endpoint | server | req/s | p50 | p99 | non-2xx | server CPU/req | target | "
