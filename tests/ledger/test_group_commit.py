@@ -172,3 +172,20 @@ def test_a_job_sees_the_writes_of_the_jobs_before_it(
     assert results[:2] == [[0], [1]]
     assert chained and chained[0] is not None
     assert isinstance(results[2], Boom) == (kind == "error")
+
+
+def test_a_lone_failing_job_raises_its_own_error_and_writes_nothing(
+    app: Flask, db_session: Session, signer: LogSigner
+) -> None:
+    committer = _committer(app, signer)
+    assert committer.run(_append("item:a", 0)) == [0]
+
+    def failing(writer: sequencer.LogWriter) -> None:
+        writer.append(new_entries(3))
+        raise Boom("refused")
+
+    with pytest.raises(Boom):
+        committer.run(failing)
+    assert store.read_head(db_session).size == 1
+    assert committer.run(_append("item:a", 2)) == [1]  # the committer goes on
+    audit.audit(db_session, signer.vkey, workers=1)
