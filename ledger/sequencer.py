@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import fcntl
 import os
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -294,26 +293,19 @@ class FileLock:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self._local = threading.local()
-
-    def _fd(self) -> int:
-        # One descriptor per thread and process: flock locks belong to the open file
-        # description, so two threads sharing one descriptor would not exclude each other.
-        fd: int | None = getattr(self._local, "fd", None)
-        if fd is None or getattr(self._local, "pid", None) != os.getpid():
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._local.fd, self._local.pid = fd, os.getpid()
-        return fd
 
     @contextmanager
     def held(self) -> Iterator[None]:
         """Hold the lock for the duration of the block."""
-        fd = self._fd()
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        # A descriptor of its own per hold: flock locks belong to the open file description,
+        # so two threads sharing one would not exclude each other; closing it unlocks, and
+        # no descriptor outlives its thread (the group committer's threads come and go).
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -189,3 +190,27 @@ def test_a_lone_failing_job_raises_its_own_error_and_writes_nothing(
     assert store.read_head(db_session).size == 1
     assert committer.run(_append("item:a", 2)) == [1]  # the committer goes on
     audit.audit(db_session, signer.vkey, workers=1)
+
+
+def test_the_file_lock_excludes_threads_and_keeps_no_descriptor(tmp_path: Path) -> None:
+    lock = sequencer.FileLock(tmp_path / "writer.lock")
+    open_before = len(os.listdir("/proc/self/fd"))
+    inside, order = threading.Event(), []
+
+    def other() -> None:
+        inside.wait(10)
+        with lock.held():
+            order.append("other")
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with lock.held():
+        inside.set()
+        time.sleep(0.2)  # the other thread is waiting on the lock meanwhile
+        order.append("first")
+    thread.join(10)
+    assert order == ["first", "other"]
+    for _ in range(50):
+        with lock.held():
+            pass
+    assert len(os.listdir("/proc/self/fd")) == open_before
