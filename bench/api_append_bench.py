@@ -80,7 +80,7 @@ def _run(db_url: str | None, requests: int, clients: int, workers: int,
     port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers),
-         "--worker-class", "gthread", "--threads", str(threads),
+         "--worker-class", "gthread", "--threads", str(threads), "--worker-connections", str(threads),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env=env)
     try:

@@ -5,15 +5,18 @@ what it costs is mostly per transaction, not per entry: taking the lock and read
 the head, writing tiles and chain heads, signing a checkpoint, the commit and its
 sync.  With one transaction per request, requests queue for the lock one by one.
 Here, requests hand their write (a *job*: a function of a :class:`LogWriter`) to one
-committer thread of the process, which takes every job waiting, runs them one after
-another in one transaction, each inside a savepoint, and commits once (as the
-sequencers of Trillian and Tessera integrate queued entries in batches).
+committer thread of the process, which takes the next job, opens the transaction (its
+wait for the log's lock is when other jobs queue up), then runs every job waiting one
+after another in that transaction, each inside a savepoint, takes those that arrived
+meanwhile too, and commits once (as the sequencers of Trillian and Tessera integrate
+queued entries in batches).
 
 Each job still sees everything the jobs before it wrote, as if it ran alone, and a
-job that raises is rolled back to its savepoint alone: the others commit.  (A group
-of one job, the usual case on a quiet server, runs without a savepoint.)  A job's
-caller gets its result only once the transaction has committed, and every caller of
-a group whose commit fails gets that failure.
+job that raises is rolled back to its savepoint alone: the others commit.  (A job
+that finds nobody waiting, the usual case on a quiet server, runs without a
+savepoint: its failure is the transaction's, and the transaction is its own.)  A
+job's caller gets its result only once the transaction has committed, and every
+caller of a group whose commit fails gets that failure.
 """
 
 from __future__ import annotations
@@ -98,21 +101,23 @@ class GroupCommitter:
         return result
 
     def _take(self) -> list[_Job[Any]] | None:
-        """Return the waiting jobs (at most ``max_jobs``); None when idle long enough to stop."""
+        """Return a list with the next job; None when idle long enough to stop."""
         try:
-            jobs = [self._queue.get(timeout=self._idle)]
+            return [self._queue.get(timeout=self._idle)]
         except queue.Empty:
             with self._state:  # no job can be queued meanwhile: run() puts under this lock
                 if self._queue.empty():
                     self._running = False
                     return None
-            jobs = [self._queue.get()]
+            return [self._queue.get()]
+
+    def _drain(self, jobs: list[_Job[Any]]) -> None:
+        """Add the jobs waiting now to ``jobs``, up to ``max_jobs`` in all."""
         while len(jobs) < self._max_jobs:
             try:
                 jobs.append(self._queue.get_nowait())
             except queue.Empty:
-                break
-        return jobs
+                return
 
     def _loop(self) -> None:
         while (jobs := self._take()) is not None:
@@ -130,13 +135,18 @@ class GroupCommitter:
                     job.done.set()
 
     def _commit(self, jobs: list[_Job[Any]]) -> None:
+        """Run ``jobs`` and those queued meanwhile (added to ``jobs``) in one transaction."""
         session = self._sessions()
         try:
             with write_transaction(session, self._signer, self._lock) as writer:
+                self._drain(jobs)  # those that queued while this thread waited for the lock
+                done = 0
                 if len(jobs) == 1:  # alone: its failure is the transaction's, no savepoint
                     jobs[0].result = jobs[0].run(writer)
-                    return
-                for job in jobs:
+                    done = 1
+                    self._drain(jobs)
+                while done < len(jobs):
+                    job = jobs[done]
                     mark = writer.mark()
                     savepoint = session.begin_nested()
                     try:
@@ -146,5 +156,8 @@ class GroupCommitter:
                         savepoint.rollback()
                         writer.reset(mark)
                         job.error = exc
+                    done += 1
+                    if done == len(jobs):
+                        self._drain(jobs)  # those that arrived while these ran
         finally:
             session.close()

@@ -20,6 +20,10 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,
     # A read replica of DATABASE_URL for the scan page's reads (None: read the primary).
     "DATABASE_REPLICA_URL": None,
+    # Connections each worker process keeps open per database: one per request thread
+    # and one for the ledger's group committer (a smaller pool opens and closes
+    # connections on every request under load).
+    "DATABASE_POOL_SIZE": 20,
     # Ledger origin line of every checkpoint (C2SP tlog-checkpoint: a scheme-less URL).
     "LEDGER_ORIGIN": "trace.localhost/log",
     # Public base URL of the resolver printed on labels (GS1 Digital Link host).
@@ -47,10 +51,18 @@ def _bool(value: str) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"not a positive number: {value!r}")
+    return number
+
+
 # name -> coercer; each is read from the environment variable of the same name.
 _ENV: dict[str, Callable[[str], Any]] = {
     "DATABASE_URL": str,
     "DATABASE_REPLICA_URL": str,
+    "DATABASE_POOL_SIZE": _positive,
     "LEDGER_ORIGIN": str,
     "PUBLIC_BASE_URL": lambda v: v.rstrip("/"),
     "LOG_LEVEL": str.upper,

@@ -17,13 +17,20 @@ from sqlalchemy.orm import Session, sessionmaker
 __all__ = ["init_app", "get_session", "get_read_session", "make_engine"]
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create the engine for ``url`` with the settings this service relies on."""
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> Engine:
+    """Create the engine for ``url`` with the settings this service relies on.
+
+    ``pool_size`` connections stay open for reuse, and as many again may be opened
+    for a burst (closed when returned).
+    """
+    pool = {"pool_size": pool_size, "max_overflow": pool_size}
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        memory = url in ("sqlite://", "sqlite:///:memory:")  # one shared connection: no pool
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 30},
+                               **({} if memory else pool))
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_pre_ping=True, **pool)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -51,11 +58,12 @@ def init_app(app: Flask) -> None:
     With ``DATABASE_REPLICA_URL`` set, :func:`get_read_session` reads from that replica
     (the scan page); everything else, and every write, goes to ``DATABASE_URL``.
     """
-    engine = make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
+    echo, pool_size = app.config["SQL_ECHO"], app.config["DATABASE_POOL_SIZE"]
+    engine = make_engine(app.config["DATABASE_URL"], echo=echo, pool_size=pool_size)
     app.extensions["engine"] = engine
     app.extensions["sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     replica_url = app.config.get("DATABASE_REPLICA_URL")
-    replica = make_engine(replica_url, echo=app.config["SQL_ECHO"]) if replica_url else engine
+    replica = make_engine(replica_url, echo=echo, pool_size=pool_size) if replica_url else engine
     app.extensions["read_engine"] = replica
     app.extensions["read_sessionmaker"] = (
         sessionmaker(replica, expire_on_commit=False) if replica_url

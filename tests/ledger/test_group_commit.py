@@ -79,12 +79,42 @@ def test_concurrent_jobs_share_one_transaction_and_get_consecutive_indexes(
     results = _run_all(committer, jobs)
     indexes = sorted(i for r in results for i in r)
     assert indexes == list(range(20))
-    # The first job ran alone while the 19 others queued; those then shared one group.
-    assert (committer.groups, committer.jobs) == (2, 20)
-    assert db_session.scalar(select(CheckpointRow.size).order_by(CheckpointRow.size.desc())) == 20
-    assert len(list(db_session.scalars(select(CheckpointRow.size)))) == 2
+    # The first job ran alone (no savepoint) while the 19 others queued; the committer
+    # then took them into the same transaction: one group, one checkpoint.
+    assert (committer.groups, committer.jobs) == (1, 20)
+    assert list(db_session.scalars(select(CheckpointRow.size))) == [20]
     report = audit.audit(db_session, signer.vkey, workers=1)
     assert (report.size, report.subjects) == (20, 3)
+
+
+def test_jobs_queued_while_the_committer_waits_for_the_lock_join_its_group(
+    app: Flask, db_session: Session, signer: LogSigner
+) -> None:
+    committer = _committer(app, signer)
+    results: list[Any] = [None] * 6
+    other: Session = app.extensions["sessionmaker"]()
+
+    def call(i: int) -> None:
+        results[i] = committer.run(_append(f"item:{i}", i))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
+    # Another writer holds the log (the host's file lock and SQLite's write lock, or the
+    # head row on PostgreSQL).
+    with sequencer.write_transaction(other, signer, app.extensions["ledger_lock"]):
+        threads[0].start()
+        deadline = time.monotonic() + 10
+        while committer._queue.qsize() and time.monotonic() < deadline:  # noqa: SLF001
+            time.sleep(0.001)  # the committer took the first job and waits for the lock
+        for thread in threads[1:]:
+            thread.start()
+        while committer._queue.qsize() < 5 and time.monotonic() < deadline:  # noqa: SLF001
+            time.sleep(0.001)
+    other.close()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(i for r in results for i in r) == list(range(6))
+    assert (committer.groups, committer.jobs) == (1, 6)
+    assert list(db_session.scalars(select(CheckpointRow.size))) == [6]
 
 
 def test_a_failing_job_is_undone_alone_and_the_chain_skips_it(

@@ -31,6 +31,15 @@ def test_config_reads_environment_then_overrides(tmp_path: Path) -> None:
 def test_config_refuses_a_malformed_environment_value(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="SQL_ECHO"):
         load_config(str(tmp_path), {"SQL_ECHO": "maybe"}, None)
+    for size in ("0", "-3", "many"):
+        with pytest.raises(ValueError, match="DATABASE_POOL_SIZE"):
+            load_config(str(tmp_path), {"DATABASE_POOL_SIZE": size}, None)
+
+
+def test_the_pool_keeps_a_connection_per_thread(tmp_path: Path) -> None:
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_POOL_SIZE": 12})
+    pool = app.extensions["engine"].pool
+    assert (pool.size(), pool._max_overflow) == (12, 12)  # noqa: SLF001
 
 
 def test_healthz_and_readyz(client: FlaskClient) -> None:
