@@ -117,13 +117,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg-url", default=None,
                         help="PostgreSQL URL; a database of our own is created there and dropped")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default=None,
+                        help="default: SQLite, plus PostgreSQL when --pg-url is given")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8,
                         help="gthread threads per worker (requests a worker's group commit can join)")
     args = parser.parse_args(argv)
-    targets = [("SQLite", None)] + ([("PostgreSQL", args.pg_url)] if args.pg_url else [])
+    db = args.db or ("both" if args.pg_url else "sqlite")
+    if db != "sqlite" and not args.pg_url:
+        parser.error("--db postgres needs --pg-url")
+    targets = ([("SQLite", None)] if db != "postgres" else []) + \
+        ([("PostgreSQL", args.pg_url)] if db != "sqlite" else [])
     print(f"{'database':<11} {'requests':>8} {'errors':>6} {'appends/s':>10} {'p50 ms':>7} "
           f"{'p99 ms':>7}  target >= {TARGET:.0f}/s")
     for name, url in targets:
