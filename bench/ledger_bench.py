@@ -65,6 +65,7 @@ from ledger import store  # noqa: E402
 from ledger.sequencer import NewEntry, append  # noqa: E402
 from ledger.signer import LogSigner  # noqa: E402
 from web.db import make_engine  # noqa: E402
+from web.runtime import tune_gc  # noqa: E402
 
 ORIGIN = "bench.trace.local/log"
 WRITERS = 8
@@ -369,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="cProfile batch append, the last audit and proofs")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
+    tune_gc()  # as the service's processes are (wsgi.py, web/runtime.py)
 
     db, pg_url = common.choose_databases(args)
     if args.quick:

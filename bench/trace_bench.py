@@ -78,6 +78,7 @@ from ledger.actor import Actor  # noqa: E402
 from ledger.sequencer import LogWriter, write_transaction  # noqa: E402
 from ledger.signer import LogSigner  # noqa: E402
 from ledger.store import read_head  # noqa: E402
+from web.runtime import tune_gc  # noqa: E402
 from trace import queries, services  # noqa: E402
 from trace.epcis import EpcisSchema  # noqa: E402
 from trace.epcis_capture import capture  # noqa: E402
@@ -601,6 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep-sqlite", type=Path, default=None, metavar="PATH",
                         help="keep the SQLite database at PATH (to inspect query plans)")
     args = parser.parse_args(argv)
+    tune_gc()  # as the service's processes are (wsgi.py, web/runtime.py)
 
     db, pg_url = common.choose_databases(args)
     if args.quick:

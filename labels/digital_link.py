@@ -85,6 +85,8 @@ def percent_encode(value: str, *, query: bool = False) -> str:
 
 
 def _unescape(raw: str, *, query: bool, where: str) -> str:
+    if "%" not in raw and not (query and "+" in raw):
+        return raw  # nothing escaped (a URI holds no NUL: _split_uri allows none)
     if query:
         raw = raw.replace("+", " ")
     data = _PCT_RE.sub(lambda m: chr(int(m.group(1), 16)), raw)  # byte-wise: one char per %XX

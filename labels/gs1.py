@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as _dt
+import functools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -157,14 +159,24 @@ def check_digit(digits: str) -> str:
 def _check_chars(
     what: str, value: str, allowed: frozenset[str], extra_forbidden: frozenset[str] = frozenset()
 ) -> None:
+    if _char_pattern(allowed, extra_forbidden).fullmatch(value):
+        return  # the usual case: one scan in C
     for pos, c in enumerate(value, 1):
         if c not in allowed or c in extra_forbidden:
             raise CharacterError(f"{what} {value!r}: forbidden character {c!r} at position {pos}")
 
 
+@functools.lru_cache(maxsize=None)  # one per character set of this module: a handful
+def _char_pattern(allowed: frozenset[str], extra_forbidden: frozenset[str]) -> re.Pattern[str]:
+    return re.compile("[" + re.escape("".join(sorted(allowed - extra_forbidden))) + "]*")
+
+
 _DIGITS = frozenset("0123456789")
 
 
+# Remembered: a capture or print run checks the same few GTINs and GLNs over and over
+# (an invalid value raises, and is not remembered).
+@functools.lru_cache(maxsize=4096)
 def _validate_key(what: str, value: str, lengths: Sequence[int]) -> str:
     _check_chars(what, value, _DIGITS)
     if len(value) not in lengths:

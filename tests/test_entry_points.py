@@ -44,6 +44,13 @@ def test_flask_cli_imports_the_project_trace(tmp_path: Path) -> None:
     assert probe.stdout.strip() == str(ROOT / "trace" / "__init__.py")
 
 
+def test_the_wsgi_entry_point_tunes_the_garbage_collector(tmp_path: Path) -> None:
+    code = "import gc, wsgi; print(gc.get_freeze_count() > 50_000, gc.get_threshold())"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(tmp_path),
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.split("\n")[0] == "True (10000, 10, 10)", result.stderr
+
+
 def test_create_app_refuses_the_stdlib_trace(tmp_path: Path) -> None:
     # Outside the checkout, `import trace` finds the standard library's module.
     code = (
