@@ -236,6 +236,18 @@ def _execute(engine: Engine, statement: str) -> None:
         conn.execute(text(statement))
 
 
+def analyze(engine: Engine) -> None:
+    """ANALYZE a PostgreSQL database while a fill grows it (nothing on SQLite).
+
+    What autovacuum would do; it is off on these machines' server, and without
+    statistics the planner keeps the plans of empty tables as they grow (a fill to
+    300,000 entries fell from 20,000 to 900 entries/s).
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+
+
 def create_database(admin: Engine, name: str) -> None:
     _execute(admin, f'CREATE DATABASE "{name}"')
 

@@ -249,6 +249,8 @@ def fill(sm: sessionmaker[Session], signer: LogSigner, factory: EntryFactory, ta
         entries = factory.make(n)
         with sm() as session:
             append(session, signer, entries)
+            if size // FILL_BATCH % 5 == 0:
+                common.analyze(session.get_bind().engine)
         size += n
         added += n
         if sys.stdout.isatty():

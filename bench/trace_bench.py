@@ -256,6 +256,9 @@ class Builder:
                 self.serialise(w, batch)
                 size = w.size
             added += n + 1
+            if len(self.batches) % 5 == 0:
+                with self.sm() as session:
+                    common.analyze(session.get_bind().engine)
             if time.perf_counter() - last_report > 30:
                 last_report = time.perf_counter()
                 progress(f"filled {size:,} entries ({added / (last_report - start):,.0f}/s)")

@@ -65,7 +65,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from common import free_port, gs1_check_digit, machine, progress
+from common import analyze, free_port, gs1_check_digit, machine, progress
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -201,11 +201,8 @@ def build(workdir: Path, events: int, sold: int, sample: int) -> dict[str, Any]:
                                      serials=[f"{lot_no:04d}{i:06d}" for i in range(n)], at=AT)
             size = w.size
         lot_no += 1
-        if engine.dialect.name == "postgresql" and lot_no % 5 == 1:
-            # What autovacuum would do (it is off on these machines' server): without
-            # statistics the planner keeps the plans of an empty table as the tables grow.
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("ANALYZE")
+        if lot_no % 5 == 1:
+            analyze(engine)
         if time.perf_counter() - last > 20:
             last = time.perf_counter()
             progress(f"filled to {size:,} entries "
