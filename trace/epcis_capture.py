@@ -42,8 +42,9 @@ from trace.epcis import NS, EpcisSchema
 from trace.epcis_hash import CBV, canonical_id, canonical_link, cbv_term, event_hash
 from trace.errors import EpcisInvalid, ForbiddenRole
 from trace.events import event_time, ledger_kind
-from trace.models import EPCIS_EVENTS, ITEMS
+from trace.models import EPCIS_EVENTS
 from trace.projection import apply_appended
+from trace.queries import lots_of_serials
 
 __all__ = ["CAPTURED_AS", "CAPTURE_ROLES", "Captured", "CaptureResult", "capture"]
 
@@ -73,7 +74,6 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 _OBJECT_LISTS = ("epcList", "inputEPCList", "outputEPCList", "childEPCs")
 _CLASS_LISTS = ("quantityList", "inputQuantityList", "outputQuantityList", "childQuantityList")
 _Object = tuple[str | None, str | None, str | None, str | None]  # gtin, lot, serial, sscc
-_LOT_CHUNK = 500  # serials per IN list when looking up the lots of SGTIN URNs
 
 
 @dataclass(frozen=True)
@@ -220,18 +220,12 @@ class _Resolver:
                 and link.lot is None and (link.key, link.serial) not in self._lots
             ):
                 wanted.setdefault(link.key, set()).add(link.serial)
-        t = ITEMS.c
         for gtin, serials in wanted.items():
             ordered = sorted(serials)
-            for i in range(0, len(ordered), _LOT_CHUNK):
-                chunk = ordered[i : i + _LOT_CHUNK]
-                for serial in chunk:
-                    self._lots[(gtin, serial)] = None
-                rows = self.session.execute(
-                    select(t.serial, t.lot).where(t.gtin == gtin, t.serial.in_(chunk))
-                )
-                for serial, lot in rows:
-                    self._lots[(gtin, serial)] = lot
+            for serial in ordered:
+                self._lots[(gtin, serial)] = None
+            for serial, lot in lots_of_serials(self.session, gtin, ordered):
+                self._lots[(gtin, serial)] = lot
 
     def object(self, uri: str) -> _Object | None:
         """Return what an EPC or EPC class names among our identifiers, if anything."""

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, bindparam, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
 from ledger.entry import Entry, parse_entry
@@ -35,6 +35,7 @@ __all__ = [
     "find_product",
     "find_batch",
     "find_item",
+    "lots_of_serials",
     "item_state",
     "find_unit",
     "find_event",
@@ -128,6 +129,36 @@ def find_batch(session: Session, gtin: str, lot: str) -> dict[str, Any] | None:
     """Return the batch row (primary key), or None."""
     t = BATCHES
     return _one(session, t, t.c.gtin == gtin, t.c.lot == lot)
+
+
+# SQLite, without statistics, reads "gtin = ? AND serial IN (…)" (two values or more)
+# through the primary key (gtin, lot, serial), which covers both columns returned: a
+# scan of every item of the GTIN for each list.  INDEXED BY keeps one probe per serial.
+# (SQLAlchemy's SQLite compiler renders no table hints, hence the text.)
+_BY_SERIAL = "SELECT serial, lot FROM trace_items{} WHERE gtin = :gtin AND serial IN :serials"
+_LOTS_OF_SERIALS = {
+    sqlite: text(_BY_SERIAL.format(" INDEXED BY ix_trace_items_gtin_serial" if sqlite else ""))
+    .bindparams(bindparam("serials", expanding=True))
+    for sqlite in (True, False)
+}
+
+
+def lots_of_serials(
+    session: Session, gtin: str, serials: Sequence[str], *, first: bool = False
+) -> list[tuple[str, str]]:
+    """Return ``(serial, lot)`` of the items of ``gtin`` among ``serials``.
+
+    A serial is unique within its GTIN, whatever the lot (GS1 GenSpecs §3.2, AI 21).
+    ``first``: stop at the first one found.
+    """
+    stmt = _LOTS_OF_SERIALS[session.get_bind().dialect.name == "sqlite"]
+    found: list[tuple[str, str]] = []
+    for i in range(0, len(serials), _CHUNK):
+        rows = session.execute(stmt, {"gtin": gtin, "serials": list(serials[i : i + _CHUNK])})
+        found.extend((serial, lot) for serial, lot in rows)
+        if first and found:
+            return found[:1]
+    return found
 
 
 def find_item(session: Session, gtin: str, lot: str | None, serial: str) -> dict[str, Any] | None:

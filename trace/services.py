@@ -32,13 +32,12 @@ from trace import queries as q
 from trace import rules
 from trace.errors import BadEvent, Duplicate, ForbiddenRole, NotFound, RuleViolation
 from trace.events import LICENCES, Opening, Target, event_time, ledger_kind, parse_event
-from trace.models import CONTENTS, ITEMS
+from trace.models import CONTENTS
 from trace.projection import apply_appended
 
 __all__ = ["register_product", "create_batch", "serialise_items", "record_event"]
 
 _CHUNK = 10_000  # entries per LogWriter.append in a production run
-_LOOKUP = 500  # keys per IN (...) lookup
 
 
 def register_product(
@@ -166,18 +165,10 @@ def serialise_items(
 
 
 def _refuse_existing(session: Session, gtin: str, serials: Sequence[str]) -> None:
-    # GS1 GenSpecs §3.2 (AI 21): a serial is unique within its GTIN, whatever the lot.
-    t = ITEMS
-    for i in range(0, len(serials), _LOOKUP):
-        found = session.execute(
-            select(t.c.serial, t.c.lot).where(
-                t.c.gtin == gtin, t.c.serial.in_(serials[i : i + _LOOKUP])
-            )
-        ).first()
-        if found is not None:
-            raise Duplicate(
-                f"item {gtin} serial {found.serial!r} exists already (lot {found.lot!r})"
-            )
+    found = q.lots_of_serials(session, gtin, serials, first=True)
+    if found:
+        serial, lot = found[0]
+        raise Duplicate(f"item {gtin} serial {serial!r} exists already (lot {lot!r})")
 
 
 def _product(session: Session, actor: Actor, rule: rules.Rule, gtin: str) -> dict[str, Any]:

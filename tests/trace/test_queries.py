@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ledger import merkle
@@ -14,7 +17,7 @@ from ledger.signer import LogSigner
 from trace import queries, services
 from trace.errors import NotFound, RuleViolation
 from trace.events import commit
-from tests.conftest import ORIGIN
+from tests.conftest import ORIGIN, make_app
 from tests.trace.conftest import (
     AT,
     GTIN,
@@ -281,3 +284,38 @@ def test_history_proofs_are_those_of_the_ledger_store(
     assert len(history.events) == 7
     for event in history.events:
         assert event.proof == inclusion_proof(db_session, event.index, history.tree_size)
+
+
+def test_lots_of_serials_finds_the_items_of_a_gtin_by_serial(
+    db_session: Session, stocked: list[str]
+) -> None:
+    asked = ["NOPE1", stocked[3], "NOPE2", stocked[7]]
+    assert sorted(queries.lots_of_serials(db_session, GTIN, asked)) == [
+        (stocked[3], LOT), (stocked[7], LOT)]
+    assert queries.lots_of_serials(db_session, GTIN, asked, first=True) in (
+        [(stocked[3], LOT)], [(stocked[7], LOT)])
+    assert queries.lots_of_serials(db_session, "06901234567809", asked) == []
+
+
+def test_lots_of_serials_probes_the_serial_index_on_sqlite(tmp_path: Path) -> None:
+    # Always SQLite (its planner, without statistics, is what the query guards against):
+    # "gtin = ? AND serial IN (...)" would otherwise scan every item of the GTIN
+    # through the primary key (gtin, lot, serial).
+    app = make_app(tmp_path, None)
+    engine = app.extensions["engine"]
+    seen: list[tuple[str, Any]] = []
+
+    def keep(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
+        if "trace_items" in statement:
+            seen.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    with app.extensions["sessionmaker"]() as session:
+        queries.lots_of_serials(session, GTIN, [f"S{i}" for i in range(600)])
+    event.remove(engine, "before_cursor_execute", keep)
+    assert len(seen) == 2  # two lists: 500 and 100 serials
+    with engine.connect() as conn:
+        for statement, params in seen:
+            plan = " ".join(r[3] for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, params))
+            assert "ix_trace_items_gtin_serial (gtin=? AND serial=?)" in plan, plan
