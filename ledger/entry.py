@@ -201,7 +201,22 @@ def _fast_domain(value: Any) -> bool:
     of those whose keys are ASCII.  Numbers with a fraction or exponent are not: RFC 8785
     writes them as ECMAScript does.
     """
-    if isinstance(value, str) or value is None or isinstance(value, bool):
+    kind = type(value)  # exact types first: this runs over every value of every event
+    if kind is str:
+        return True
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            if type(item) is not str and not _fast_domain(item):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            if type(item) is not str and not _fast_domain(item):
+                return False
+        return True
+    if value is None or isinstance(value, (bool, str)):
         return True
     if isinstance(value, int):
         return -_INT_LIMIT <= value <= _INT_LIMIT
