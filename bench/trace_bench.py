@@ -440,6 +440,7 @@ def run_backend(backend: Backend, plan: Plan, results: Results, work: Path,
     assert len(done) == plan.serialise
     results.add(backend, "serialise", f"serialise_items, {plan.serialise:,} in one call",
                 plan.serialise / elapsed, "events/s", f"({elapsed:.1f} s)")
+    common.analyze(engine)  # after a bulk load, as autovacuum would (PostgreSQL)
 
     # 1b. EPCIS capture: documents of events_per_doc ObjectEvents, one transaction each.
     schema = EpcisSchema.packaged()
