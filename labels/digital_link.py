@@ -23,6 +23,7 @@ gs1/gs1-syntax-engine ``src/c-lib/dl.c``:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -103,10 +104,12 @@ def _is_subsequence(seq: Sequence[str], path: Sequence[str]) -> bool:
     return all(ai in it for ai in seq)
 
 
-def _qualifiers_ok(key_ai: str, seq: Sequence[str]) -> bool:
+@functools.lru_cache(maxsize=256)  # a few keys and qualifier sequences, over and over
+def _qualifiers_ok(key_ai: str, seq: tuple[str, ...]) -> bool:
     return any(_is_subsequence(seq, path) for path in _QUALIFIER_PATHS[key_ai])
 
 
+@functools.lru_cache(maxsize=256)  # a handful of resolver hosts (a bad one raises: not kept)
 def _check_base(base: str) -> None:
     m = _BASE_RE.match(base)
     if not m:
@@ -149,7 +152,7 @@ class DigitalLink:
             raise DigitalLinkError(
                 f"primary key ({self.key_ai}) is not supported (only 00, 01, 414)"
             )
-        seq = [ai for ai, _ in self.qualifiers]
+        seq = tuple(ai for ai, _ in self.qualifiers)
         if not _qualifiers_ok(self.key_ai, seq):
             allowed = " or ".join("/".join(p) or "none" for p in _QUALIFIER_PATHS[self.key_ai])
             got = "/".join(seq)
@@ -171,7 +174,7 @@ class DigitalLink:
                 raise DigitalLinkError(f"duplicate AI ({ai})")
             seen.add(ai)
             for i in range(1, len(seq) + 2):
-                if _qualifiers_ok(self.key_ai, [*seq[: i - 1], ai, *seq[i - 1 :]]):
+                if _qualifiers_ok(self.key_ai, (*seq[: i - 1], ai, *seq[i - 1 :])):
                     raise DigitalLinkError(
                         f"AI ({ai}) is a key qualifier of ({self.key_ai}): "
                         "put it in the path, not the query"
@@ -184,7 +187,10 @@ class DigitalLink:
 
     def qualifier(self, ai: str) -> str | None:
         """Return the value of key qualifier ``ai``, or None."""
-        return next((v for a, v in self.qualifiers if a == ai), None)
+        for key, value in self.qualifiers:
+            if key == ai:
+                return value
+        return None
 
     def attribute(self, ai: str) -> str | None:
         """Return the value of query attribute ``ai``, or None."""

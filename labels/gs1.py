@@ -148,6 +148,7 @@ def lookup_ai(ai: str) -> AIDef:
         raise UnknownAIError(f"unknown Application Identifier ({ai})") from None
 
 
+@functools.lru_cache(maxsize=4096)  # a document or a print run repeats its few GTINs and GLNs
 def check_digit(digits: str) -> str:
     """Return the GS1 mod-10 check digit for ``digits`` (the key without its check digit).
 

@@ -76,12 +76,15 @@ def _gtin(company: str, reference: str) -> str:
     return body + check_digit(body)
 
 
+_EPC_URN = re.compile(r"urn:epc:(id|class|idpat):([a-z]+):(.+)")
+
+
 def epc_to_dl(uri: str) -> str | None:
     """Convert an EPC pure-identity/class/pattern URN to its canonical Digital Link (TDS 2.0).
 
     Returns None for a URN of another scheme.
     """
-    m = re.fullmatch(r"urn:epc:(id|class|idpat):([a-z]+):(.+)", uri.strip())
+    m = _EPC_URN.fullmatch(uri.strip())
     if m is None:
         return None
     form, scheme, rest = m.groups()
