@@ -16,6 +16,10 @@ tiles, chain heads, head and a signed checkpoint per transaction, fork guard on)
 use cases of ``trace.services`` and ``trace.epcis_capture.capture`` inside, and the read
 functions of ``trace.queries`` in a fresh session per call (as a web request would).
 
+The process tunes its garbage collector as the service's processes do (``wsgi.py`` calls
+``web.runtime.tune_gc``).  PostgreSQL: ``ANALYZE`` after the bulk serialisation and
+during the fill, as autovacuum would (it is off on these machines' server).
+
 One database per backend, built in this order:
 
 1. products and a first batch; ``serialise_items`` of 100,000 serials in one call and one
