@@ -34,6 +34,7 @@ __all__ = [
     "RecallScope",
     "find_product",
     "find_batch",
+    "find_product_batch",
     "find_item",
     "lots_of_serials",
     "item_state",
@@ -114,21 +115,57 @@ class RecallScope:
     signer_commitments: list[str] = field(default_factory=list)
 
 
-def _one(session: Session, table: Any, *where: ColumnElement[bool]) -> dict[str, Any] | None:
-    row = session.execute(select(table).where(*where)).first()
+def _by_key(table: Any, *columns: str) -> Any:
+    """Return ``SELECT * FROM table WHERE column = :column AND ...``, built once.
+
+    A statement built once keeps its cache key: building it per call (the hot lookups
+    of every write) cost more than running it.
+    """
+    return select(table).where(*(table.c[name] == bindparam(name) for name in columns))
+
+
+_PRODUCT = _by_key(PRODUCTS, "gtin")
+_BATCH = _by_key(BATCHES, "gtin", "lot")
+_ITEM = _by_key(ITEMS, "gtin", "serial")
+_UNIT = _by_key(UNITS, "sscc")
+_FIRST_ROW = select(EVENTS).where(_E.idx == bindparam("idx"), _E.seq == 0)
+
+
+def _one(session: Session, statement: Any, **params: Any) -> dict[str, Any] | None:
+    row = session.execute(statement, params).first()
     return dict(row._mapping) if row is not None else None
 
 
 def find_product(session: Session, gtin: str) -> dict[str, Any] | None:
     """Return the product row of ``gtin`` (primary key), or None."""
-    t = PRODUCTS
-    return _one(session, t, t.c.gtin == gtin)
+    return _one(session, _PRODUCT, gtin=gtin)
 
 
 def find_batch(session: Session, gtin: str, lot: str) -> dict[str, Any] | None:
     """Return the batch row (primary key), or None."""
-    t = BATCHES
-    return _one(session, t, t.c.gtin == gtin, t.c.lot == lot)
+    return _one(session, _BATCH, gtin=gtin, lot=lot)
+
+
+_PRODUCT_BATCH = (
+    select(PRODUCTS.c.producer.label("product_producer"), BATCHES)
+    .select_from(PRODUCTS.outerjoin(
+        BATCHES, and_(BATCHES.c.gtin == PRODUCTS.c.gtin, BATCHES.c.lot == bindparam("lot"))))
+    .where(PRODUCTS.c.gtin == bindparam("gtin"))
+)
+
+
+def find_product_batch(
+    session: Session, gtin: str, lot: str
+) -> tuple[str | None, dict[str, Any] | None]:
+    """Return the producer of product ``gtin`` and its batch ``lot``, in one query.
+
+    ``(None, None)`` when the product is unknown, ``(producer, None)`` when the batch is.
+    """
+    row = _one(session, _PRODUCT_BATCH, gtin=gtin, lot=lot)
+    if row is None:
+        return None, None
+    producer = row.pop("product_producer")
+    return producer, (row if row["lot"] is not None else None)
 
 
 # SQLite, without statistics, reads "gtin = ? AND serial IN (…)" (two values or more)
@@ -163,20 +200,18 @@ def lots_of_serials(
 
 def find_item(session: Session, gtin: str, lot: str | None, serial: str) -> dict[str, Any] | None:
     """Return the item row by ``(gtin, serial)`` (unique index), checking ``lot`` if given."""
-    t = ITEMS
-    row = _one(session, t, t.c.gtin == gtin, t.c.serial == serial)
+    row = _one(session, _ITEM, gtin=gtin, serial=serial)
     return row if row is not None and (lot is None or row["lot"] == lot) else None
 
 
 def find_unit(session: Session, sscc: str) -> dict[str, Any] | None:
     """Return the logistic unit row (primary key), or None."""
-    t = UNITS
-    return _one(session, t, t.c.sscc == sscc)
+    return _one(session, _UNIT, sscc=sscc)
 
 
 def find_event(session: Session, index: int) -> dict[str, Any] | None:
     """Return the main projected row (``seq`` 0) of the event at ledger ``index``, or None."""
-    return _one(session, EVENTS, _E.idx == index, _E.seq == 0)
+    return _one(session, _FIRST_ROW, idx=index)
 
 
 def unit_contents(session: Session, sscc: str) -> tuple[list[tuple[str, str, str]], list[str]]:

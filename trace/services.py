@@ -173,18 +173,24 @@ def _refuse_existing(session: Session, gtin: str, serials: Sequence[str]) -> Non
 
 def _product(session: Session, actor: Actor, rule: rules.Rule, gtin: str) -> dict[str, Any]:
     product = q.find_product(session, gtin)
-    if product is None:
-        raise NotFound(f"product {gtin} is not registered")
-    rules.check_owner(rule, actor, product["producer"], gtin)
+    _check_producer(actor, rule, gtin, product["producer"] if product is not None else None)
+    assert product is not None
     return product
 
 
 def _batch(session: Session, actor: Actor, rule: rules.Rule, gtin: str, lot: str) -> dict[str, Any]:
-    _product(session, actor, rule, gtin)
-    batch = q.find_batch(session, gtin, lot)
+    producer, batch = q.find_product_batch(session, gtin, lot)  # one query: every write asks
+    _check_producer(actor, rule, gtin, producer)
     if batch is None:
         raise NotFound(f"batch {gtin}/{lot} does not exist")
     return batch
+
+
+def _check_producer(actor: Actor, rule: rules.Rule, gtin: str, producer: str | None) -> None:
+    """Refuse an unknown product (``producer`` None), or another producer's (rules.check_owner)."""
+    if producer is None:
+        raise NotFound(f"product {gtin} is not registered")
+    rules.check_owner(rule, actor, producer, gtin)
 
 
 def _check_item(
