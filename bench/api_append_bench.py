@@ -7,6 +7,12 @@ head and signed checkpoint), one projection row.  Prints appends/s and latency.
     python bench/api_append_bench.py                    # SQLite, 3,000 requests
     python bench/api_append_bench.py --pg-url postgresql+psycopg://postgres@127.0.0.1/test
 
+gunicorn runs as ``docs/deployment.md`` says: ``gthread`` workers (2 by default) with
+``--worker-connections`` equal to ``--threads``, so that each worker holds as many
+clients as it has threads and the others wait for a free worker (keep-alive
+connections would otherwise stay with whichever worker accepted them first).  The
+figure depends on concurrency: concurrent requests of a worker share one group commit.
+
 Traffic goes to 127.0.0.1 only; the request count and the time are bounded.
 """
 
@@ -120,9 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default=None,
                         help="default: SQLite, plus PostgreSQL when --pg-url is given")
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=32,
+                        help="concurrent clients, each with its own connection")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8,
+    parser.add_argument("--threads", type=int, default=16,
                         help="gthread threads per worker (requests a worker's group commit can join)")
     args = parser.parse_args(argv)
     db = args.db or ("both" if args.pg_url else "sqlite")
