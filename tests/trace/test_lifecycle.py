@@ -457,3 +457,25 @@ def test_corrections_declare_an_event_wrong_without_deleting_it(
     corrected = next(e for e in history.events if e.index == wrong)
     assert corrected.corrected_by == fix and corrected.entry.body["result"] == "fail"
     assert history.events[-1].index == fix and history.events[-1].kind == "correction"
+
+
+@pytest.mark.parametrize(
+    ("actor", "gtin", "lot", "error", "message"),
+    [
+        (PRODUCER, "06901234567809", LOT, NotFound, "product 06901234567809 is not registered"),
+        (PRODUCER, GTIN, "NO-SUCH-LOT", NotFound, f"batch {GTIN}/NO-SUCH-LOT does not exist"),
+        (RIVAL, GTIN, LOT, ForbiddenRole, f"product {GTIN} belongs to another producer"),
+        (RIVAL, GTIN, "NO-SUCH-LOT", ForbiddenRole, "belongs to another producer"),
+    ],
+)
+def test_serials_need_a_registered_product_its_producer_and_a_batch(
+    tx: Tx, size: Callable[[], int], stocked: list[str], actor: Actor, gtin: str, lot: str,
+    error: type[TraceError], message: str,
+) -> None:
+    # One query reads the product's producer and the batch (trace.queries.find_product_batch);
+    # each refusal still names its own reason, and nothing is written.
+    before = size()
+    with pytest.raises(error, match=message):
+        with tx() as w:
+            services.serialise_items(w, actor, gtin=gtin, lot=lot, serials=["NEW1"], at=AT)
+    assert size() == before
