@@ -379,8 +379,8 @@ def start_server(workdir: Path, kind: str, workers: int,
     cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", kind,
            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048",
            "--graceful-timeout", "10"]
-    if kind == "gthread":
-        cmd += ["--threads", str(threads)]
+    if kind == "gthread":  # as docs/deployment.md: a worker holds as many clients as threads
+        cmd += ["--threads", str(threads), "--worker-connections", str(threads)]
     cmd.append("wsgi:app")
     log = open(workdir / "gunicorn.log", "ab")
     server = subprocess.Popen(cmd, cwd=ROOT, env=server_env(workdir), stdout=log, stderr=log)
