@@ -109,7 +109,8 @@ class Results:
                 met = "yes" if ok else "NO"
             else:
                 target = f"({target})"
-        shown = f"{value:,.2f} ms" if unit == "ms" else f"{value:,.0f} {unit}"
+        shown = (f"{value:,.2f} ms" if unit == "ms" else f"{value:,.1f} s" if unit == "s"
+                 else f"{value:,.0f} {unit}")
         self.rows.append((label, backend.label, shown + (f" {extra}" if extra else ""),
                           target, met, load_avg()))
         w_label, w_value, w_target = self.widths

@@ -62,14 +62,14 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import common
-from common import Backend, load_avg, percentile
+from common import Backend, Results, load_avg, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -391,34 +391,6 @@ class PostgresBackend(common.PostgresBackend):
 # --------------------------------------------------------------------------- measurements
 
 
-@dataclass
-class Results:
-    rows: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
-    raw: dict[str, dict[str, Any]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def add(self, backend: Backend, key: str, label: str, value: float, unit: str,
-            extra: str = "") -> None:
-        self.raw.setdefault(backend.name, {})[key] = value
-        target, met = "-", "-"
-        if key in TARGETS:
-            op, threshold, _, dbs = TARGETS[key]
-            target = f"{op} {threshold:g} {unit}"
-            if backend.name in dbs:
-                met = "met" if (value >= threshold if op == ">=" else value < threshold) \
-                    else "NOT MET"
-        if unit == "ms":
-            shown = f"{value:,.2f} ms"
-        elif unit == "s":
-            shown = f"{value:,.1f} s"
-        else:
-            shown = f"{value:,.0f} {unit}"
-        self.rows.append((label, backend.label, shown + (f" {extra}" if extra else ""),
-                          target, met, load_avg()))
-        print(f"  {label:<44} {backend.label:<10} {self.rows[-1][2]:<34} "
-              f"target {target:<9} {met:<7} load {load_avg()}", flush=True)
-
-
 profiled = partial(common.profiled, top=22)
 
 
@@ -713,7 +685,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("data: bulk Core inserts straight into the credit_* tables (create_all from "
           "web.models metadata), not through the credit services or the ledger: this "
           "measures the read path only")
-    results = Results()
+    results = Results(TARGETS, widths=(44, 34, 9))
     work = Path(tempfile.mkdtemp(prefix="credit-bench-"))
     try:
         common.run_backends(db, pg_url, info,
