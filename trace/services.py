@@ -171,11 +171,9 @@ def _refuse_existing(session: Session, gtin: str, serials: Sequence[str]) -> Non
         raise Duplicate(f"item {gtin} serial {serial!r} exists already (lot {lot!r})")
 
 
-def _product(session: Session, actor: Actor, rule: rules.Rule, gtin: str) -> dict[str, Any]:
+def _product(session: Session, actor: Actor, rule: rules.Rule, gtin: str) -> None:
     product = q.find_product(session, gtin)
     _check_producer(actor, rule, gtin, product["producer"] if product is not None else None)
-    assert product is not None
-    return product
 
 
 def _batch(session: Session, actor: Actor, rule: rules.Rule, gtin: str, lot: str) -> dict[str, Any]:
@@ -275,7 +273,7 @@ def _check_unit(
                 raise RuleViolation(
                     f"unit {child} is not in unit {sscc}", reason="trace.rule.not_in_unit"
                 )
-        for gtin, lot, _ in items:
+        for gtin in dict.fromkeys(gtin for gtin, _, _ in items):  # each product once, in order
             _product(session, actor, rule, gtin)
         return
     if actor.role == "consumer":
@@ -375,8 +373,9 @@ def record_event(
     elif target.level == "batch":
         assert target.gtin is not None and target.lot is not None
         if kind == "production":
-            _product(session, actor, rule, target.gtin)
-            if q.find_batch(session, target.gtin, target.lot) is not None:
+            producer, batch = q.find_product_batch(session, target.gtin, target.lot)
+            _check_producer(actor, rule, target.gtin, producer)
+            if batch is not None:
                 raise Duplicate(f"batch {target.gtin}/{target.lot} exists already")
             if fields.get("expiry_date", "9999") < fields["production_date"]:
                 raise BadEvent("expiry_date precedes production_date")
